@@ -1,0 +1,224 @@
+#include "queue/queue_store.hpp"
+
+#include "util/clock.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+
+namespace mta::queue {
+namespace {
+
+constexpr Q kAll[] = {Q::maildrop, Q::incoming, Q::active, Q::deferred, Q::hold, Q::corrupt};
+constexpr const char* kHex = "0123456789ABCDEF";
+
+bool hashed(Q q) { return q == Q::deferred; }
+
+}  // namespace
+
+std::string_view name(Q q) {
+  switch (q) {
+    case Q::maildrop: return "maildrop";
+    case Q::incoming: return "incoming";
+    case Q::active: return "active";
+    case Q::deferred: return "deferred";
+    case Q::hold: return "hold";
+    case Q::corrupt: return "corrupt";
+  }
+  return "?";
+}
+
+std::optional<Q> q_from_name(std::string_view n) {
+  for (Q q : kAll)
+    if (name(q) == n) return q;
+  return std::nullopt;
+}
+
+std::string make_queue_id(long usec, unsigned long long inode) { return fmt::format("{:05X}{:X}", usec, inode); }
+
+bool looks_like_queue_id(std::string_view s) {
+  if (s.size() < 6 || s.size() > 24) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return false;
+  return true;
+}
+
+QueueStore::QueueStore(std::string root) : root_(std::move(root)) {}
+
+std::error_code QueueStore::ensure_dirs() const {
+  if (auto ec = util::make_dirs(root_, 0755)) return ec;
+  for (Q q : kAll) {
+    // maildrop is writable by local submitters (Postfix: 1730 group postdrop).
+    unsigned mode = q == Q::maildrop ? 01733 : 0700;
+    std::string d = dir(q);
+    if (::mkdir(d.c_str(), mode) != 0 && errno != EEXIST) return util::last_errno();
+    if (q == Q::maildrop) ::chmod(d.c_str(), mode);
+    if (hashed(q)) {
+      for (int i = 0; i < 16; ++i) {
+        std::string h = d + "/" + kHex[i];
+        if (::mkdir(h.c_str(), 0700) != 0 && errno != EEXIST) return util::last_errno();
+      }
+    }
+  }
+  for (const char* extra : {"pid", "public"}) {
+    std::string d = root_ + "/" + extra;
+    if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) return util::last_errno();
+  }
+  return {};
+}
+
+std::string QueueStore::dir(Q q) const { return root_ + "/" + std::string(name(q)); }
+
+std::string QueueStore::dir_for(Q q, std::string_view id) const {
+  if (hashed(q) && !id.empty()) return dir(q) + "/" + static_cast<char>(std::toupper(static_cast<unsigned char>(id[0])));
+  return dir(q);
+}
+
+std::string QueueStore::path(Q q, std::string_view id) const { return dir_for(q, id) + "/" + std::string(id); }
+
+std::error_code QueueStore::move(Q from, Q to, std::string_view id, bool durable) const {
+  std::string src = path(from, id), dst = path(to, id);
+  if (::rename(src.c_str(), dst.c_str()) != 0) {
+    if (errno == ENOENT && hashed(to)) {
+      // Hash directory missing (created by an older layout): make it and retry.
+      ::mkdir(dir_for(to, id).c_str(), 0700);
+      if (::rename(src.c_str(), dst.c_str()) == 0) return durable ? util::fsync_dir(dir_for(to, id)) : std::error_code{};
+    }
+    return util::last_errno();
+  }
+  return durable ? util::fsync_dir(dir_for(to, id)) : std::error_code{};
+}
+
+std::error_code QueueStore::replace(Q q, std::string_view id, std::string_view bytes) const {
+  return util::write_file_atomic(path(q, id), bytes, 0700);
+}
+
+std::error_code QueueStore::remove(Q q, std::string_view id) const {
+  if (::unlink(path(q, id).c_str()) != 0) return util::last_errno();
+  return {};
+}
+
+std::vector<std::string> QueueStore::list(Q q) const {
+  std::vector<std::string> out;
+  auto scan = [&](const std::string& d) {
+    DIR* dp = ::opendir(d.c_str());
+    if (!dp) return;
+    while (auto* de = ::readdir(dp)) {
+      if (de->d_name[0] == '.') continue;
+      if (hashed(q) && d == dir(q)) continue;  // subdirectories handled below
+      out.emplace_back(de->d_name);
+    }
+    ::closedir(dp);
+  };
+  if (hashed(q)) {
+    for (int i = 0; i < 16; ++i) scan(dir(q) + "/" + kHex[i]);
+    // Files put directly in deferred/ by hand are found too.
+    DIR* dp = ::opendir(dir(q).c_str());
+    if (dp) {
+      while (auto* de = ::readdir(dp)) {
+        if (de->d_name[0] == '.' || (de->d_name[1] == 0 && std::isxdigit(static_cast<unsigned char>(de->d_name[0]))))
+          continue;
+        if (de->d_type == DT_REG) out.emplace_back(de->d_name);
+      }
+      ::closedir(dp);
+    }
+  } else {
+    scan(dir(q));
+  }
+  return out;
+}
+
+std::optional<Q> QueueStore::locate(std::string_view id) const {
+  for (Q q : {Q::maildrop, Q::active, Q::incoming, Q::deferred, Q::hold, Q::corrupt})
+    if (util::exists(path(q, id))) return q;
+  return std::nullopt;
+}
+
+void QueueStore::set_mtime(Q q, std::string_view id, long long when) const {
+  struct timespec ts[2];
+  ts[0].tv_sec = static_cast<time_t>(when);
+  ts[0].tv_nsec = 0;
+  ts[1] = ts[0];
+  ::utimensat(AT_FDCWD, path(q, id).c_str(), ts, 0);
+}
+
+QueueWriter::QueueWriter(QueueWriter&& o) noexcept { *this = std::move(o); }
+
+QueueWriter& QueueWriter::operator=(QueueWriter&& o) noexcept {
+  if (this != &o) {
+    discard();
+    store_ = o.store_;
+    q_ = o.q_;
+    id_ = std::move(o.id_);
+    tmp_ = std::move(o.tmp_);
+    fd_ = std::move(o.fd_);
+    committed_ = o.committed_;
+    o.store_ = nullptr;
+    o.tmp_.clear();
+    o.committed_ = true;
+  }
+  return *this;
+}
+
+QueueWriter::~QueueWriter() { discard(); }
+
+std::error_code QueueWriter::create(const QueueStore& store, Q q, QueueWriter& out) {
+  static std::atomic<unsigned> counter{0};
+  out.discard();
+  std::string tmp = fmt::format("{}/.{}.{}.tmp", store.dir(q), ::getpid(), counter++);
+  util::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) return util::last_errno();
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) {
+    auto ec = util::last_errno();
+    ::unlink(tmp.c_str());
+    return ec;
+  }
+  // The id must not name a message that is still queued (Postfix retries the
+  // same way when an id is taken: inode numbers are reused).
+  std::string id;
+  for (int tries = 0; tries < 1000; ++tries) {
+    util::Timestamp t = util::now();
+    id = make_queue_id((t.usec + tries) % 1000000, static_cast<unsigned long long>(st.st_ino));
+    if (!store.locate(id)) break;
+  }
+  out.store_ = &store;
+  out.q_ = q;
+  out.id_ = id;
+  out.tmp_ = tmp;
+  out.fd_ = std::move(fd);
+  out.committed_ = false;
+  return {};
+}
+
+std::error_code QueueWriter::write(std::string_view bytes) {
+  if (!fd_) return util::errno_code(EBADF);
+  return util::write_all(fd_.get(), bytes);
+}
+
+std::error_code QueueWriter::commit() {
+  if (!fd_ || !store_) return util::errno_code(EBADF);
+  if (auto ec = util::fsync_fd(fd_.get())) return ec;
+  if (::fchmod(fd_.get(), 0700) != 0) return util::last_errno();
+  fd_.reset();
+  std::string final_path = store_->path(q_, id_);
+  if (::rename(tmp_.c_str(), final_path.c_str()) != 0) return util::last_errno();
+  committed_ = true;
+  tmp_.clear();
+  return util::fsync_dir(store_->dir(q_));
+}
+
+void QueueWriter::discard() {
+  fd_.reset();
+  if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
+  tmp_.clear();
+  committed_ = true;
+}
+
+}  // namespace mta::queue

@@ -1,0 +1,98 @@
+// NAME
+//   queue/queue_store - Postfix's queue directories, ids and safe state changes
+// DESCRIPTION
+//   Under queue_directory, as Postfix lays it out:
+//     maildrop/  local submissions (sendmail), taken by pickup
+//     incoming/  complete messages from cleanup, not yet scheduled
+//     active/    messages the queue manager is delivering
+//     deferred/H/ messages waiting for their next attempt (H = first id char,
+//                hash_queue_depth 1); the file's mtime is the next attempt
+//     hold/      postsuper -h
+//     corrupt/   files that are not queue files; never deleted silently
+//     pid/       master.pid;  public/  the trigger FIFOs (qmgr, pickup)
+//   Queue ids have Postfix's short form: five upper-case hex digits of the
+//   creation time's microseconds followed by the file's inode number in
+//   upper-case hex (15BED104017).
+//
+//   A new file is written under a temporary name starting with '.', fsynced,
+//   renamed to its id and the directory fsynced (QueueWriter::commit): only
+//   then is the message acknowledged. Every later state change is a rename.
+// SEE ALSO
+//   queue/queue_file.hpp, docs/queue-format.md
+#pragma once
+#include "util/safe_io.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace mta::queue {
+
+enum class Q { maildrop, incoming, active, deferred, hold, corrupt };
+
+std::string_view name(Q q);
+std::optional<Q> q_from_name(std::string_view n);
+// Postfix's short queue id.
+std::string make_queue_id(long usec, unsigned long long inode);
+bool looks_like_queue_id(std::string_view s);
+
+class QueueStore {
+ public:
+  explicit QueueStore(std::string queue_directory);
+
+  const std::string& root() const { return root_; }
+  // Creates the directories (and the FIFOs' directory) with Postfix's modes.
+  std::error_code ensure_dirs() const;
+
+  std::string dir(Q q) const;                     // maildrop -> ROOT/maildrop
+  std::string dir_for(Q q, std::string_view id) const;  // deferred -> ROOT/deferred/H
+  std::string path(Q q, std::string_view id) const;
+  std::string pid_file() const { return root_ + "/pid/master.pid"; }
+  std::string fifo(std::string_view service) const { return root_ + "/public/" + std::string(service); }
+
+  // Rename a file between queues (and fsync the target directory when durable).
+  std::error_code move(Q from, Q to, std::string_view id, bool durable = true) const;
+  // Atomically replace a queue file's bytes in place (temp + fsync + rename).
+  std::error_code replace(Q q, std::string_view id, std::string_view bytes) const;
+  std::error_code remove(Q q, std::string_view id) const;
+  // Ids in a queue (temporary files excluded), unsorted.
+  std::vector<std::string> list(Q q) const;
+  // Where a message is, searching in the order mailq lists queues.
+  std::optional<Q> locate(std::string_view id) const;
+  // Set a deferred file's mtime to its next attempt time.
+  void set_mtime(Q q, std::string_view id, long long when) const;
+
+ private:
+  std::string root_;
+};
+
+// An embryonic queue file. create() makes a temporary file in `q` and assigns
+// the id; commit() makes it durable under its id.
+class QueueWriter {
+ public:
+  QueueWriter() = default;
+  QueueWriter(QueueWriter&&) noexcept;
+  QueueWriter& operator=(QueueWriter&&) noexcept;
+  ~QueueWriter();
+
+  static std::error_code create(const QueueStore& store, Q q, QueueWriter& out);
+  const std::string& id() const { return id_; }
+  bool is_open() const { return static_cast<bool>(fd_); }
+  std::error_code write(std::string_view bytes);
+  // fsync, rename to the id, fsync the directory. Blocking: the daemon calls
+  // it on the blocking-I/O pool.
+  std::error_code commit();
+  void discard();
+
+ private:
+  const QueueStore* store_ = nullptr;
+  Q q_ = Q::incoming;
+  std::string id_;
+  std::string tmp_;
+  util::UniqueFd fd_;
+  bool committed_ = false;
+};
+
+}  // namespace mta::queue
