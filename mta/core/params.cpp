@@ -137,6 +137,7 @@ std::vector<ParamDef> make_registry() {
       {"always_add_missing_headers", "no", T::boolean},
       {"always_bcc", ""},
       {"hopcount_limit", "50", T::integer},
+      {"local_header_rewrite_clients", "permit_inet_interfaces", T::list},
       // ---- queue manager: scheduling, retry, lifetimes
       {"queue_run_delay", "300s", T::time, 's'},
       {"minimal_backoff_time", "300s", T::time, 's'},

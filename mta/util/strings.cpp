@@ -50,7 +50,24 @@ std::vector<std::string> split_any(std::string_view s, std::string_view seps) {
   return out;
 }
 
-std::vector<std::string> split_list(std::string_view s) { return split_any(s, ", \t\r\n"); }
+std::vector<std::string> split_list(std::string_view s) {
+  // Postfix mystrtokq: separators inside {} do not split ("inline:{a=b, c=d}").
+  std::vector<std::string> out;
+  constexpr std::string_view seps = ", \t\r\n";
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && seps.find(s[i]) != std::string_view::npos) ++i;
+    size_t b = i;
+    int level = 0;
+    while (i < s.size() && (level > 0 || seps.find(s[i]) == std::string_view::npos)) {
+      if (s[i] == '{') ++level;
+      else if (s[i] == '}' && level > 0) --level;
+      ++i;
+    }
+    if (i > b) out.emplace_back(s.substr(b, i - b));
+  }
+  return out;
+}
 
 std::string join(const std::vector<std::string>& v, std::string_view sep) {
   std::string r;

@@ -12,7 +12,8 @@ std::string lower(std::string_view s);
 std::string upper(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 bool istarts_with(std::string_view s, std::string_view prefix);
-// Postfix list syntax: elements separated by commas and/or whitespace.
+// Postfix list syntax: elements separated by commas and/or whitespace;
+// separators inside {} do not split ("inline:{a=b, c=d}").
 std::vector<std::string> split_list(std::string_view s);
 // Split on any of the given separator characters, dropping empty fields.
 std::vector<std::string> split_any(std::string_view s, std::string_view seps);

@@ -7,6 +7,8 @@ using namespace mta::util;
 TEST(StringsTest, SplitListTakesCommasAndSpaces) {
   EXPECT_EQ(split_list("a, b,c  d\te"), (std::vector<std::string>{"a", "b", "c", "d", "e"}));
   EXPECT_TRUE(split_list("  ,, ").empty());
+  EXPECT_EQ(split_list("CONNECT GET regexp:{{/^[^A-Z]/ Bogus}}, inline:{a=b, c=d} x"),
+            (std::vector<std::string>{"CONNECT", "GET", "regexp:{{/^[^A-Z]/ Bogus}}", "inline:{a=b, c=d}", "x"}));
 }
 
 TEST(StringsTest, TrimAndCase) {

@@ -1,0 +1,56 @@
+// NAME
+//   core/delivery - the seam between the queue manager and delivery agents
+// DESCRIPTION
+//   qmgr hands an agent one message and the recipients it routed to that
+//   agent's transport and next hop; the agent reports exactly once, on the
+//   event loop, one result per recipient. Agents: local (local(8)), smtp and
+//   relay (smtp(8)), error and retry (error(8)), discard.
+//   The interface is callback-based so that core stays free of Asio; agents
+//   that do network I/O run coroutines behind it.
+//   A fake agent (tests) implements it in a few lines.
+// STANDARDS
+//   RFC 3463 (enhanced status codes), RFC 3464 (Remote-MTA, Diagnostic-Code)
+#pragma once
+#include "core/envelope.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mta::core {
+
+struct DeliveryResult {
+  size_t rcpt = 0;          // index into msg->env.rcpts
+  std::string dsn;          // "2.0.0", "4.4.1", "5.1.1"
+  std::string reason;       // "delivered to mailbox", "host H[A] said: ... (in reply to RCPT TO command)"
+  std::string relay;        // "local", "none", "mail.example.com[192.0.2.1]:25"
+  std::string diagnostic;   // "smtp; 550 5.1.1 ..." or "X-Postfix; unknown user: \"x\""; empty: none
+  std::string remote_mta;   // "dns; mail.example.com"; empty: none
+  double conn_delay = 0;    // delays c (connection setup) and d (transmission), seconds
+  double xfer_delay = 0;
+  bool dead_destination = false;  // connection-level failure: suspend the next hop
+  char kind() const { return dsn.empty() ? '4' : dsn[0]; }  // '2' sent, '4' deferred, '5' bounced
+};
+
+struct DeliveryRequest {
+  std::shared_ptr<const Message> msg;
+  std::string transport;               // "local", "smtp", "relay", "error" ...
+  std::string nexthop;                 // from core::Router
+  std::vector<size_t> rcpts;           // indexes into msg->env.rcpts
+  std::vector<std::string> addresses;  // routed address of each (same order as rcpts)
+};
+
+using DeliveryDone = std::function<void(std::vector<DeliveryResult>)>;
+
+class DeliveryAgent {
+ public:
+  virtual ~DeliveryAgent() = default;
+  virtual void deliver(DeliveryRequest req, DeliveryDone done) = 0;
+};
+
+// Postfix's log line for one recipient:
+// "to=<r>, orig_to=<o>, relay=R, delay=T, delays=a/b/c/d, dsn=X.Y.Z, status=S (TEXT)"
+std::string delivery_log_text(const Recipient& r, const DeliveryResult& res, double delay_total, double a, double b);
+
+}  // namespace mta::core
