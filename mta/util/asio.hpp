@@ -41,6 +41,12 @@ void spawn_logged(net::any_io_executor ex, net::awaitable<void> a, const char* w
 net::thread_pool& blocking_pool();
 void set_blocking_pool_size(unsigned n);
 
+// PITFALL (GCC 12): a temporary with a destructor inside a co_await
+// expression can be destroyed twice, e.g.
+//     co_await run_blocking([s = std::move(str)] { ... });   // heap corruption
+// Name the function object first and move it in:
+//     auto fn = [s = std::move(str)] { ... };
+//     co_await run_blocking(std::move(fn));
 template <class F>
 auto run_blocking(F fn) -> net::awaitable<std::invoke_result_t<F>> {
   using R = std::invoke_result_t<F>;
@@ -60,7 +66,7 @@ auto run_blocking(F fn) -> net::awaitable<std::invoke_result_t<F>> {
       });
     });
   };
-  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(std::exception_ptr, R)>(
+  return net::async_initiate<decltype(net::use_awaitable), void(std::exception_ptr, R)>(
       initiation, net::use_awaitable, std::move(fn));
 }
 

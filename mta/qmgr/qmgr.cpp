@@ -1,0 +1,593 @@
+#include "qmgr/qmgr.hpp"
+
+#include "cleanup/cleanup.hpp"
+#include "core/params.hpp"
+#include "core/router.hpp"
+#include "core/trigger.hpp"
+#include "qmgr/schedule.hpp"
+#include "queue/queue_file.hpp"
+#include "util/asio.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+
+namespace mta::qmgr {
+namespace {
+
+constexpr const char* kSvc = "qmgr";
+
+struct Limits {
+  int concurrency = 20;
+  int recipients = 50;
+};
+
+struct Job {
+  std::string id;
+  std::string transport, nexthop, dest_key;
+  std::vector<size_t> rcpts;
+  std::vector<std::string> addrs;
+};
+
+struct Dest {
+  std::deque<Job> queue;
+  int active = 0;
+  int64_t dead_until = 0;
+  std::string dead_reason, dead_dsn;
+};
+
+struct Active {
+  std::shared_ptr<const core::Message> msg;  // envelope + content as read
+  double arrival = 0, active_since = 0;
+  int pending = 0;
+  bool finalizing = false;
+  std::vector<std::optional<core::DeliveryResult>> results;
+  std::vector<double> dispatched;  // per recipient, for delays b
+};
+
+
+}  // namespace
+
+struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
+  net::io_context& io;
+  std::shared_ptr<const core::Config> cfg;
+  const queue::QueueStore& store;
+  Notifier notifier;
+  std::unique_ptr<core::Router> router;
+  RetryPolicy policy;
+  cleanup::Settings cleanup_settings;
+  size_t active_limit = 20000;
+  int process_limit = 100;
+  std::map<std::string, Limits> limits;  // per transport, cached
+  std::map<std::string, std::shared_ptr<core::DeliveryAgent>> agents;
+  std::unordered_map<std::string, Active> active;
+  std::map<std::string, Dest> dests;
+  std::map<std::string, int> transport_active;
+  std::set<std::string> ready;  // destinations with queued jobs
+  int64_t last_deferred_scan = 0;
+  bool stopping = false;
+  bool pumping = false;
+  Stats counters;
+
+  Impl(net::io_context& i, std::shared_ptr<const core::Config> c, const queue::QueueStore& s, Notifier n)
+      : io(i), cfg(std::move(c)), store(s), notifier(std::move(n)) {
+    configure();
+  }
+
+  void configure() {
+    router = std::make_unique<core::Router>(*cfg);
+    policy.queue_run_delay = cfg->get_time("queue_run_delay");
+    policy.minimal_backoff = cfg->get_time("minimal_backoff_time");
+    policy.maximal_backoff = cfg->get_time("maximal_backoff_time");
+    policy.maximal_lifetime = cfg->get_time("maximal_queue_lifetime");
+    policy.bounce_lifetime = cfg->get_time("bounce_queue_lifetime");
+    policy.delay_warning = cfg->get_time("delay_warning_time");
+    active_limit = static_cast<size_t>(cfg->get_int("qmgr_message_active_limit"));
+    process_limit = static_cast<int>(cfg->get_int("default_process_limit"));
+    cleanup_settings = cleanup::Settings::from(*cfg);
+    limits.clear();
+  }
+
+  Limits limits_for(const std::string& transport) {
+    auto it = limits.find(transport);
+    if (it != limits.end()) return it->second;
+    Limits l;
+    auto pick = [&](const std::string& suffix, const char* dflt) {
+      std::string name = transport + suffix;
+      return cfg->is_known(name) ? cfg->get_int(name) : cfg->get_int(dflt);
+    };
+    l.concurrency = static_cast<int>(pick("_destination_concurrency_limit", "default_destination_concurrency_limit"));
+    l.recipients = static_cast<int>(pick("_destination_recipient_limit", "default_destination_recipient_limit"));
+    if (l.concurrency <= 0) l.concurrency = 1;
+    if (l.recipients <= 0) l.recipients = 1;
+    limits[transport] = l;
+    return l;
+  }
+
+  // ---------------------------------------------------------------- scanning
+
+  void recover() {
+    for (const auto& id : store.list(queue::Q::active)) {
+      if (auto ec = store.move(queue::Q::active, queue::Q::incoming, id, false))
+        log::warn(kSvc, "{}: move active to incoming: {}", id, ec.message());
+    }
+    // Temporary files in incoming/ were never acknowledged: remove them.
+    std::string dir = store.dir(queue::Q::incoming);
+    if (DIR* dp = ::opendir(dir.c_str())) {
+      while (auto* de = ::readdir(dp)) {
+        std::string n = de->d_name;
+        if (n.size() > 1 && n[0] == '.' && n != "..") {
+          ::unlink((dir + "/" + n).c_str());
+          log::info(kSvc, "removed incomplete file incoming/{}", n);
+        }
+      }
+      ::closedir(dp);
+    }
+    for (const auto& id : store.list(queue::Q::incoming)) {
+      core::Envelope env;
+      auto r = queue::read_queue_file(store.path(queue::Q::incoming, id), env, nullptr);
+      if (!r.ec && !r.bad.empty()) quarantine(queue::Q::incoming, id, r.bad);
+    }
+  }
+
+  void quarantine(queue::Q from, const std::string& id, const std::string& why) {
+    log::warn(kSvc, "{}: corrupt queue file: {}; moved to corrupt/", id, why);
+    if (auto ec = store.move(from, queue::Q::corrupt, id)) log::warn(kSvc, "{}: move to corrupt: {}", id, ec.message());
+  }
+
+  void scan_incoming() {
+    for (const auto& id : store.list(queue::Q::incoming)) {
+      if (active.size() >= active_limit) break;
+      if (!active.count(id)) activate(queue::Q::incoming, id);
+    }
+  }
+
+  void scan_deferred(bool all) {
+    int64_t now = util::now_sec();
+    last_deferred_scan = now;
+    for (const auto& id : store.list(queue::Q::deferred)) {
+      if (active.size() >= active_limit) break;
+      if (active.count(id)) continue;
+      struct stat st;
+      if (::stat(store.path(queue::Q::deferred, id).c_str(), &st) != 0) continue;
+      if (all || due(static_cast<int64_t>(st.st_mtime), now)) activate(queue::Q::deferred, id);
+    }
+  }
+
+  void activate(queue::Q from, const std::string& id) {
+    if (auto ec = store.move(from, queue::Q::active, id, false)) {
+      if (ec != std::errc::no_such_file_or_directory) log::warn(kSvc, "{}: activate: {}", id, ec.message());
+      return;
+    }
+    auto m = std::make_shared<core::Message>();
+    auto r = queue::read_queue_file(store.path(queue::Q::active, id), m->env, &m->content);
+    if (r.ec) {
+      if (r.ec != std::errc::no_such_file_or_directory) log::warn(kSvc, "{}: read: {}", id, r.ec.message());
+      return;
+    }
+    if (!r.bad.empty()) {
+      quarantine(queue::Q::active, id, r.bad);
+      return;
+    }
+    if (m->env.id != id) m->env.id = id;  // renamed by hand: the file name wins
+    Active a;
+    a.arrival = m->env.arrival.sec + m->env.arrival.usec / 1e6;
+    a.active_since = util::now_double();
+    a.results.resize(m->env.rcpts.size());
+    a.dispatched.resize(m->env.rcpts.size(), a.active_since);
+    a.msg = m;
+    log::info(kSvc, "{}: from=<{}>, size={}, nrcpt={} (queue active)", id, m->env.sender, m->env.content_size,
+              m->env.rcpts.size());
+    auto& slot = active[id];
+    slot = std::move(a);
+    if (m->env.rcpts.empty()) {
+      finalize(id);
+      return;
+    }
+    route(id);
+  }
+
+  // --------------------------------------------------------------- dispatch
+
+  void route(const std::string& id) {
+    Active& a = active[id];
+    const auto& env = a.msg->env;
+    std::map<std::string, Job> groups;
+    std::vector<Job> jobs;
+    for (size_t i = 0; i < env.rcpts.size(); ++i) {
+      core::Route rt;
+      try {
+        rt = router->route(env.rcpts[i].address);
+      } catch (const std::exception& e) {
+        core::DeliveryResult res;
+        res.rcpt = i;
+        res.dsn = "4.3.5";
+        res.reason = std::string("mail system configuration error: ") + e.what();
+        res.relay = "none";
+        a.results[i] = res;
+        continue;
+      }
+      Limits l = limits_for(rt.transport);
+      std::string key = rt.transport + ":" + rt.nexthop;
+      if (l.recipients == 1) key += ":" + util::lower(rt.address);  // per-recipient destination
+      Job& g = groups[key];
+      if (g.rcpts.empty()) {
+        g.id = id;
+        g.transport = rt.transport;
+        g.nexthop = rt.nexthop;
+        g.dest_key = key;
+      }
+      g.rcpts.push_back(i);
+      g.addrs.push_back(rt.address);
+      if (static_cast<int>(g.rcpts.size()) >= l.recipients) {
+        jobs.push_back(std::move(g));
+        groups.erase(key);
+      }
+    }
+    for (auto& [k, g] : groups) jobs.push_back(std::move(g));
+    if (jobs.empty()) {
+      finalize(id);
+      return;
+    }
+    a.pending = static_cast<int>(jobs.size());
+    for (auto& j : jobs) {
+      std::string key = j.dest_key;
+      dests[key].queue.push_back(std::move(j));
+      ready.insert(key);
+    }
+    pump();
+  }
+
+  void pump() {
+    if (pumping) return;  // re-entered from a synchronous completion
+    pumping = true;
+    int64_t now = util::now_sec();
+    for (auto it = ready.begin(); it != ready.end();) {
+      Dest& d = dests[*it];
+      while (!d.queue.empty()) {
+        const Job& front = d.queue.front();
+        if (d.dead_until > now) {
+          Job j = std::move(d.queue.front());
+          d.queue.pop_front();
+          suspend(j, d);
+          continue;
+        }
+        if (stopping) break;
+        Limits l = limits_for(front.transport);
+        if (d.active >= l.concurrency || transport_active[front.transport] >= process_limit) break;
+        Job j = std::move(d.queue.front());
+        d.queue.pop_front();
+        start_job(std::move(j), d);
+      }
+      if (d.queue.empty()) it = ready.erase(it);
+      else ++it;
+    }
+    pumping = false;
+  }
+
+  void suspend(const Job& j, const Dest& d) {
+    std::vector<core::DeliveryResult> rs;
+    for (size_t i : j.rcpts) {
+      core::DeliveryResult r;
+      r.rcpt = i;
+      r.dsn = d.dead_dsn.empty() ? "4.4.1" : d.dead_dsn;
+      r.reason = "delivery temporarily suspended: " + d.dead_reason;
+      r.relay = "none";
+      rs.push_back(r);
+    }
+    auto self = shared_from_this();
+    net::post(io, [self, j, rs = std::move(rs)]() mutable { self->job_done(j, std::move(rs), "error", false); });
+  }
+
+  void start_job(Job j, Dest& d) {
+    auto ait = active.find(j.id);
+    if (ait == active.end()) return;
+    Active& a = ait->second;
+    double now = util::now_double();
+    for (size_t i : j.rcpts) a.dispatched[i] = now;
+    auto agent_it = agents.find(j.transport);
+    if (agent_it == agents.end()) {
+      std::vector<core::DeliveryResult> rs;
+      for (size_t i : j.rcpts) {
+        core::DeliveryResult r;
+        r.rcpt = i;
+        r.dsn = "4.3.0";
+        r.reason = "mail transport unavailable";
+        r.relay = "none";
+        rs.push_back(r);
+      }
+      auto self = shared_from_this();
+      net::post(io, [self, j, rs = std::move(rs)]() mutable { self->job_done(j, std::move(rs), "qmgr", false); });
+      return;
+    }
+    d.active++;
+    transport_active[j.transport]++;
+    counters.in_flight++;
+    core::DeliveryRequest req;
+    req.msg = a.msg;
+    req.transport = j.transport;
+    req.nexthop = j.nexthop;
+    req.rcpts = j.rcpts;
+    req.addresses = j.addrs;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    auto agent = agent_it->second;
+    agent->deliver(std::move(req), [weak, j, this_io = &io](std::vector<core::DeliveryResult> rs) {
+      // Agents may complete synchronously; handle results from the loop.
+      net::post(*this_io, [weak, j, rs = std::move(rs)]() mutable {
+        if (auto self = weak.lock()) self->job_done(j, std::move(rs), j.transport, true);
+      });
+    });
+  }
+
+  void job_done(const Job& j, std::vector<core::DeliveryResult> rs, const std::string& service, bool counted) {
+    Dest& d = dests[j.dest_key];
+    if (counted) {
+      d.active--;
+      transport_active[j.transport]--;
+      counters.in_flight--;
+    }
+    auto ait = active.find(j.id);
+    if (ait == active.end()) {
+      pump();
+      return;
+    }
+    Active& a = ait->second;
+    double now = util::now_double();
+    std::set<size_t> seen;
+    bool all_dead = !rs.empty();
+    for (auto& r : rs) {
+      if (r.rcpt >= a.results.size() || std::find(j.rcpts.begin(), j.rcpts.end(), r.rcpt) == j.rcpts.end()) continue;
+      seen.insert(r.rcpt);
+      log_result(j.id, a, r, service, now);
+      if (!r.dead_destination) all_dead = false;
+      a.results[r.rcpt] = r;
+    }
+    for (size_t i : j.rcpts) {
+      if (seen.count(i)) continue;
+      core::DeliveryResult r;
+      r.rcpt = i;
+      r.dsn = "4.3.0";
+      r.reason = "delivery agent returned no result";
+      r.relay = "none";
+      log_result(j.id, a, r, service, now);
+      a.results[i] = r;
+      all_dead = false;
+    }
+    if (all_dead && counted) {
+      d.dead_until = util::now_sec() + policy.minimal_backoff;
+      d.dead_reason = rs.front().reason;
+      d.dead_dsn = rs.front().dsn;
+    }
+    if (--a.pending <= 0) finalize(j.id);
+    pump();
+  }
+
+  void log_result(const std::string& id, const Active& a, const core::DeliveryResult& r, const std::string& service,
+                  double now) {
+    const core::Recipient& rc = a.msg->env.rcpts[r.rcpt];
+    double total = now - a.arrival;
+    double da = a.active_since - a.arrival;
+    double db = a.dispatched[r.rcpt] - a.active_since;
+    log::info(service, "{}: {}", id, core::delivery_log_text(rc, r, total, da < 0 ? 0 : da, db < 0 ? 0 : db));
+    if (r.kind() == '2') counters.delivered++;
+    else if (r.kind() == '5') counters.bounced++;
+    else counters.deferred++;
+  }
+
+  // -------------------------------------------------------------- finalize
+
+  void finalize(const std::string& id) {
+    auto it = active.find(id);
+    if (it == active.end() || it->second.finalizing) return;
+    it->second.finalizing = true;
+    util::spawn_logged(io.get_executor(), finalize_co(shared_from_this(), id), "qmgr finalize");
+  }
+
+  static net::awaitable<void> finalize_co(std::shared_ptr<Impl> self, std::string id) {
+    co_await self->finalize_body(id);
+  }
+
+  net::awaitable<void> finalize_body(std::string id) {
+    Active& a = active[id];
+    auto msg = a.msg;
+    const core::Envelope& env = msg->env;
+    int64_t now = util::now_sec();
+    std::vector<std::pair<core::Recipient, core::DeliveryResult>> sent, failed, later;
+    for (size_t i = 0; i < env.rcpts.size(); ++i) {
+      core::DeliveryResult r;
+      if (a.results[i]) r = *a.results[i];
+      else {
+        r.rcpt = i;
+        r.dsn = "4.3.0";
+        r.reason = "message was not delivered";
+      }
+      char k = r.kind();
+      if (k == '2') sent.emplace_back(env.rcpts[i], r);
+      else if (k == '5') failed.emplace_back(env.rcpts[i], r);
+      else later.emplace_back(env.rcpts[i], r);
+    }
+    bool warned = env.warned != 0;
+    int64_t arrival = env.arrival.sec;
+    if (!later.empty() && expired(policy, arrival, now, env.sender.empty(), env.force_expired)) {
+      log::info(kSvc, "{}: from=<{}>, status={}, returned to sender", id, env.sender,
+                env.force_expired ? "force-expired" : "expired");
+      for (auto& p : later) failed.push_back(p);
+      later.clear();
+    }
+    bool warn_now = !later.empty() && warning_due(policy, arrival, now, warned);
+
+    // Notices first: they must be queued before the original changes.
+    std::vector<std::pair<core::Recipient, core::DeliveryResult>> success;
+    for (auto& p : sent)
+      if (p.first.notify & core::notify_success) success.push_back(p);
+    if (!success.empty()) co_await notify(NoticeKind::success, msg, success, now, "sender delivery status notification");
+    if (!failed.empty()) co_await notify(NoticeKind::failure, msg, failed, now, "sender non-delivery notification");
+    if (warn_now) co_await notify(NoticeKind::delay, msg, later, now, "sender delay notification");
+
+    if (!later.empty()) {
+      core::Message next;
+      next.env = env;
+      next.content = msg->content;
+      next.env.rcpts.clear();
+      for (auto& [rc, r] : later) {
+        core::Recipient x = rc;
+        x.dsn_status = r.dsn;
+        x.reason = r.reason;
+        next.env.rcpts.push_back(std::move(x));
+      }
+      next.env.attempts++;
+      next.env.next_attempt = next_attempt(policy, arrival, now);
+      if (warn_now) next.env.warned = now;
+      std::string bytes = queue::serialize(next);
+      auto when = next.env.next_attempt;
+      // A named function object: GCC 12 mishandles temporaries with
+      // destructors inside co_await expressions.
+      auto defer_file = [this, id, bytes = std::move(bytes), when]() -> std::error_code {
+        if (auto e = store.replace(queue::Q::active, id, bytes)) return e;
+        if (auto e = store.move(queue::Q::active, queue::Q::deferred, id, true)) return e;
+        store.set_mtime(queue::Q::deferred, id, when);
+        return {};
+      };
+      auto ec = co_await util::run_blocking(std::move(defer_file));
+      if (ec && ec != std::errc::no_such_file_or_directory)
+        log::warn(kSvc, "{}: cannot defer: {}; the message stays in active/ until restart", id, ec.message());
+    } else {
+      std::error_code ec = store.remove(queue::Q::active, id);
+      if (!ec || ec == std::errc::no_such_file_or_directory) log::info(kSvc, "{}: removed", id);
+      else log::warn(kSvc, "{}: remove: {}", id, ec.message());
+    }
+    active.erase(id);
+    pump();
+    if (active.size() < active_limit) scan_incoming();
+  }
+
+  net::awaitable<void> notify(NoticeKind kind, std::shared_ptr<const core::Message> original,
+                              std::vector<std::pair<core::Recipient, core::DeliveryResult>> rcpts, int64_t now,
+                              const char* what) {
+    if (!notifier) co_return;
+    NoticeRequest req;
+    req.kind = kind;
+    req.original = original;
+    req.rcpts = std::move(rcpts);
+    std::vector<core::Message> notices;
+    try {
+      notices = notifier(req, now);
+    } catch (const std::exception& e) {
+      log::error("bounce", "{}: cannot build notification: {}", original->env.id, e.what());
+      co_return;
+    }
+    for (auto& n : notices) {
+      bool to_sender = n.env.sender.empty() && !original->env.sender.empty() && n.env.rcpts.size() == 1 &&
+                       n.env.rcpts[0].address == original->env.sender;
+      auto newid = co_await queue_message(std::move(n));
+      if (newid.empty()) continue;
+      if (to_sender) log::info("bounce", "{}: {}: {}", original->env.id, what, newid);
+      else log::info("bounce", "{}: postmaster {}: {}", original->env.id, what, newid);
+    }
+  }
+
+  // Writes a message through cleanup; returns its id, or "" on failure.
+  net::awaitable<std::string> queue_message(core::Message m) {
+    auto b = std::make_shared<cleanup::Builder>();
+    if (auto ec = b->open(store)) {
+      log::error("bounce", "cannot create queue file: {}", ec.message());
+      co_return std::string();
+    }
+    b->add_missing_headers = true;
+    std::string id = b->id();
+    m.env.id = id;
+    b->message() = std::move(m);
+    cleanup::Status st = b->finish(cleanup_settings);
+    if (!st.ok) {
+      log::error("bounce", "{}: cannot queue notification: {}", id, st.text);
+      co_return std::string();
+    }
+    auto commit = [b]() { return b->commit(); };
+    auto ec = co_await util::run_blocking(std::move(commit));
+    if (ec) {
+      log::error("bounce", "{}: cannot commit notification: {}", id, ec.message());
+      co_return std::string();
+    }
+    net::post(io, [w = weak_from_this(), id] {
+      if (auto s = w.lock()) s->incoming_one(id);
+    });
+    co_return id;
+  }
+
+  void incoming_one(const std::string& id) {
+    if (active.count(id) || active.size() >= active_limit) return;
+    activate(queue::Q::incoming, id);
+  }
+
+  void tick() {
+    int64_t now = util::now_sec();
+    if (now - last_deferred_scan >= policy.queue_run_delay || now < last_deferred_scan) scan_deferred(false);
+    scan_incoming();
+    for (auto& [k, d] : dests)
+      if (d.dead_until && d.dead_until <= now) d.dead_until = 0;
+    pump();
+  }
+};
+
+Qmgr::Qmgr(net::io_context& io, std::shared_ptr<const core::Config> cfg, const queue::QueueStore& store,
+           Notifier notifier)
+    : impl_(std::make_shared<Impl>(io, std::move(cfg), store, std::move(notifier))) {}
+
+Qmgr::~Qmgr() = default;
+
+void Qmgr::add_agent(const std::string& transport, std::shared_ptr<core::DeliveryAgent> agent) {
+  impl_->agents[transport] = std::move(agent);
+}
+
+void Qmgr::start() {
+  impl_->recover();
+  impl_->scan_incoming();
+  impl_->scan_deferred(false);
+}
+
+void Qmgr::incoming(const std::string& id) { impl_->incoming_one(id); }
+
+void Qmgr::request(char req) {
+  switch (req) {
+    case core::trigger::flush:
+      for (auto& [k, d] : impl_->dests) d.dead_until = 0;
+      impl_->scan_deferred(true);
+      impl_->scan_incoming();
+      break;
+    case core::trigger::deferred:
+    case core::trigger::scan_all:
+      impl_->scan_deferred(false);
+      impl_->scan_incoming();
+      break;
+    case core::trigger::incoming:
+    default:
+      impl_->scan_incoming();
+  }
+  impl_->pump();
+}
+
+void Qmgr::tick() { impl_->tick(); }
+
+void Qmgr::reload(std::shared_ptr<const core::Config> cfg) {
+  impl_->cfg = std::move(cfg);
+  impl_->configure();
+}
+
+void Qmgr::stop_dispatching() { impl_->stopping = true; }
+
+Stats Qmgr::stats() const {
+  Stats s = impl_->counters;
+  s.active = impl_->active.size();
+  return s;
+}
+
+}  // namespace mta::qmgr
