@@ -117,6 +117,9 @@ Status Builder::finish(const Settings& s) {
     return {false, "552 5.3.4 Error: message file too big", "5.3.4", "message file too big"};
 
   env.content_size = static_cast<int64_t>(content.size());
+  // Marks the file as cleaned: if postsuper -r puts it back into maildrop/,
+  // pickup requeues it as it is instead of treating it as a new submission.
+  env.attrs["cleanup"] = "1";
   if (auto ec = writer_.write(queue::serialize(msg_)))
     return {false, "451 4.3.0 Error: queue file write error", "4.3.0", "queue file write error: " + ec.message()};
   return {};
