@@ -2,6 +2,7 @@
 
 #include "cleanup/cleanup.hpp"
 #include "core/params.hpp"
+#include "core/fault.hpp"
 #include "core/router.hpp"
 #include "core/trigger.hpp"
 #include "qmgr/schedule.hpp"
@@ -116,6 +117,8 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
   // ---------------------------------------------------------------- scanning
 
   void recover() {
+    if (core::fault::active(core::fault::Id::lose_queue_on_restart))
+      for (const auto& id : store.list(queue::Q::deferred)) store.remove(queue::Q::deferred, id);
     for (const auto& id : store.list(queue::Q::active)) {
       if (auto ec = store.move(queue::Q::active, queue::Q::incoming, id, false))
         log::warn(kSvc, "{}: move active to incoming: {}", id, ec.message());
@@ -417,7 +420,9 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     }
     bool warned = env.warned != 0;
     int64_t arrival = env.arrival.sec;
-    if (!later.empty() && expired(policy, arrival, now, env.sender.empty(), env.force_expired)) {
+    bool expire = expired(policy, arrival, now, env.sender.empty(), env.force_expired);
+    if (core::fault::active(core::fault::Id::no_expiry)) expire = env.force_expired;
+    if (!later.empty() && expire) {
       log::info(kSvc, "{}: from=<{}>, status={}, returned to sender", id, env.sender,
                 env.force_expired ? "force-expired" : "expired");
       for (auto& p : later) failed.push_back(p);
@@ -430,7 +435,15 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     for (auto& p : sent)
       if (p.first.notify & core::notify_success) success.push_back(p);
     if (!success.empty()) co_await notify(NoticeKind::success, msg, success, now, "sender delivery status notification");
-    if (!failed.empty()) co_await notify(NoticeKind::failure, msg, failed, now, "sender non-delivery notification");
+    if (core::fault::active(core::fault::Id::wrong_dsn_status))
+      for (auto& p : failed) p.second.dsn = "5.0.0";
+    if (core::fault::active(core::fault::Id::bounce_to_null_sender) && env.sender.empty()) {
+      auto copy = std::make_shared<core::Message>(*msg);
+      copy->env.sender = "MAILER-DAEMON@" + cleanup_settings.myorigin;
+      msg = copy;
+    }
+    if (!failed.empty() && !core::fault::active(core::fault::Id::no_bounce))
+      co_await notify(NoticeKind::failure, msg, failed, now, "sender non-delivery notification");
     if (warn_now) co_await notify(NoticeKind::delay, msg, later, now, "sender delay notification");
 
     if (!later.empty()) {
@@ -446,6 +459,7 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
       }
       next.env.attempts++;
       next.env.next_attempt = next_attempt(policy, arrival, now);
+      if (core::fault::active(core::fault::Id::skip_backoff)) next.env.next_attempt = now;
       if (warn_now) next.env.warned = now;
       std::string bytes = queue::serialize(next);
       auto when = next.env.next_attempt;
