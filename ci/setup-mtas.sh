@@ -49,5 +49,5 @@ getent passwd opensmtpq >/dev/null || adduser --system --ingroup opensmtpq --no-
 install -m 2755 -g opensmtpq $prefix/opensmtpd/usr/sbin/smtpctl $prefix/opensmtpd/usr/sbin/smtpctl.lab
 
 echo "setup-mtas: postfix $(postconf -d -h mail_version 2>/dev/null)," \
-  "exim $($prefix/exim/usr/sbin/exim4.lab -bV 2>/dev/null | sed -n '2s/^Exim version \([^ ]*\).*/\1/p')," \
+  "exim $($prefix/exim/usr/sbin/exim4.lab -bV 2>/dev/null | sed -n '/^Exim version/s/^Exim version \([^ ]*\).*/\1/p')," \
   "$($prefix/opensmtpd/usr/sbin/smtpd -h 2>&1 | sed -n 's/^version: //p'), under $prefix"
