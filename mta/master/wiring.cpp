@@ -1,5 +1,6 @@
 #include "master/wiring.hpp"
 
+#include "bounce/bounce.hpp"
 #include "pickup/pickup.hpp"
 #include "qmgr/agents.hpp"
 #include "qmgr/qmgr.hpp"
@@ -17,9 +18,32 @@ struct Roles::Impl {
   std::unique_ptr<qmgr::Qmgr> qm;
   std::unique_ptr<pickup::Pickup> pk;
 
+  std::shared_ptr<bounce::Settings> bounce_settings;
+
+  // Notices are built by the bounce library: the one to the sender (none for
+  // mail from <>) and the postmaster copies notify_classes asks for.
+  qmgr::Notifier make_notifier() {
+    return [this](const qmgr::NoticeRequest& r, int64_t now) {
+      bounce::Kind k = r.kind == qmgr::NoticeKind::failure ? bounce::Kind::failure
+                       : r.kind == qmgr::NoticeKind::delay ? bounce::Kind::delay
+                                                           : bounce::Kind::success;
+      std::vector<bounce::RecipientReport> reports;
+      for (const auto& [rc, res] : r.rcpts) reports.push_back({rc, res});
+      std::vector<core::Message> out;
+      if (auto n = bounce::make_notice(k, *r.original, reports, *bounce_settings, now)) out.push_back(std::move(*n));
+      for (auto& p : bounce::make_postmaster_notices(k, *r.original, reports, *bounce_settings, now))
+        out.push_back(std::move(p));
+      return out;
+    };
+  }
+
   Impl(net::io_context& i, std::shared_ptr<const core::Config> c, const queue::QueueStore& s)
       : io(i), cfg(std::move(c)), store(s) {
-    qm = std::make_unique<qmgr::Qmgr>(io, cfg, store, qmgr::Notifier{});
+    bounce_settings = std::make_shared<bounce::Settings>(bounce::Settings::from(*cfg));
+    qm = std::make_unique<qmgr::Qmgr>(io, cfg, store, make_notifier());
+    qm->set_notice_stamper([this](core::Message& m, const std::string& id, int64_t now) {
+      bounce::stamp_received(m, id, *bounce_settings, now);
+    });
     pk = std::make_unique<pickup::Pickup>(io, cfg, store, [this](const std::string& id) { qm->incoming(id); });
   }
 
@@ -46,6 +70,7 @@ std::string Roles::start(const std::vector<core::MasterService>& services) {
 
 void Roles::reload(std::shared_ptr<const core::Config> cfg) {
   impl_->cfg = cfg;
+  impl_->bounce_settings = std::make_shared<bounce::Settings>(bounce::Settings::from(*cfg));
   impl_->qm->reload(cfg);
   impl_->pk->reload(cfg);
 }

@@ -63,6 +63,7 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
   std::shared_ptr<const core::Config> cfg;
   const queue::QueueStore& store;
   Notifier notifier;
+  NoticeStamper stamper;
   std::unique_ptr<core::Router> router;
   RetryPolicy policy;
   cleanup::Settings cleanup_settings;
@@ -519,6 +520,7 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     b->add_missing_headers = true;
     std::string id = b->id();
     m.env.id = id;
+    if (stamper) stamper(m, id, util::now_sec());
     b->message() = std::move(m);
     cleanup::Status st = b->finish(cleanup_settings);
     if (!st.ok) {
@@ -561,6 +563,8 @@ Qmgr::~Qmgr() = default;
 void Qmgr::add_agent(const std::string& transport, std::shared_ptr<core::DeliveryAgent> agent) {
   impl_->agents[transport] = std::move(agent);
 }
+
+void Qmgr::set_notice_stamper(NoticeStamper stamper) { impl_->stamper = std::move(stamper); }
 
 void Qmgr::start() {
   impl_->recover();

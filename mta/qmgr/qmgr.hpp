@@ -58,6 +58,9 @@ struct NoticeRequest {
 // <>) and the postmaster copies notify_classes asks for. The queue manager
 // queues them.
 using Notifier = std::function<std::vector<core::Message>(const NoticeRequest&, int64_t now)>;
+// Called with each notice once cleanup has given it its queue id (Postfix's
+// notices start with "Received: by HOST ... id NEWID").
+using NoticeStamper = std::function<void(core::Message& notice, const std::string& new_id, int64_t now)>;
 
 struct Stats {
   size_t active = 0;
@@ -74,6 +77,7 @@ class Qmgr {
   Qmgr& operator=(const Qmgr&) = delete;
 
   void add_agent(const std::string& transport, std::shared_ptr<core::DeliveryAgent> agent);
+  void set_notice_stamper(NoticeStamper stamper);
   // Recovery, then the first scans.
   void start();
   // A message was just committed to incoming/.
