@@ -192,6 +192,8 @@ std::vector<ParamDef> make_registry() {
       {"smtp_fallback_relay", "$fallback_relay", T::list},
       {"smtp_tls_security_level", ""},
       {"disable_dns_lookups", "no", T::boolean},
+      // ---- sendmail(1)
+      {"sendmail_fix_line_endings", "always"},
       // ---- mxmta's own
       {"mxmta_io_threads", "4", T::integer},
       {"mxmta_scheduler_tick", "1s", T::time, 's'},
