@@ -53,7 +53,7 @@ struct Pickup::Impl : std::enable_shared_from_this<Pickup::Impl> {
     }
     bool requeued = in.env.attrs.count(kCleanedAttr) > 0;
     core::Message& m = b->message();
-    m.env.arrival = requeued ? in.env.arrival : util::Timestamp{};
+    m.env.arrival = in.env.arrival;  // the submission time (cleanup fills it when absent)
     m.env.sender = in.env.sender;
     m.env.fullname = in.env.fullname;
     m.env.uid = in.env.uid;
