@@ -35,6 +35,8 @@ namespace {
 struct MountOp {
   std::string source, target, fstype, data, what;
   unsigned long flags = 0;
+  bool via_fd = false;  // bind: source opened O_PATH before the overlays
+  std::string fd_path;  // "/proc/self/fd/N", filled in the anchor
 };
 
 bool exists(const std::string& p) {
@@ -50,14 +52,23 @@ bool exists(const std::string& p) {
 
 }  // namespace
 
-Host::Host(std::string name, std::string folder, std::vector<Mount> mounts)
+Host::Host(std::string name, std::string folder, std::vector<Mount> mounts, std::vector<std::string> overlay_roots)
     : name_(std::move(name)), folder_(std::move(folder)), mounts_(std::move(mounts)) {
-  // Plan: overlays for missing mount points, grouped by the nearest
-  // existing ancestor, shallowest first; then binds and tmpfs mounts.
-  std::map<std::string, std::vector<std::pair<std::string, bool>>> missing;  // ancestor -> (relative, is_file)
+  // Plan: overlays for the roots that must be private and writable, and
+  // for missing mount points (in an overlay root that holds them, else at
+  // their nearest existing ancestor), shallowest first; then binds and tmpfs.
+  std::map<std::string, std::vector<std::pair<std::string, bool>>> missing;  // overlay root -> (relative, is_file)
+  for (const auto& r : overlay_roots) missing[r];
   for (const auto& m : mounts_) {
     if (exists(m.target)) continue;
     fs::path p(m.target);
+    std::string root;
+    for (const auto& r : overlay_roots)
+      if (model::starts_with(m.target, r + "/") && r.size() > root.size()) root = r;
+    if (!root.empty()) {
+      missing[root].emplace_back(p.lexically_relative(root).string(), m.is_file);
+      continue;
+    }
     fs::path anc = p.parent_path();
     while (!anc.empty() && anc != anc.root_path() && !exists(anc.string())) anc = anc.parent_path();
     if (anc.empty() || anc == anc.root_path())
@@ -108,6 +119,7 @@ Host::Host(std::string name, std::string folder, std::vector<Mount> mounts)
       if (!exists(m.source)) throw std::runtime_error("host " + name_ + ": bind source missing: " + m.source);
       op.source = m.source;
       op.flags = MS_BIND | MS_REC;
+      op.via_fd = true;
       op.what = "bind " + m.target;
     }
     ops.push_back(op);
@@ -125,8 +137,18 @@ Host::Host(std::string name, std::string folder, std::vector<Mount> mounts)
     if (::unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS) != 0) anchor_fail(ready[1], "unshare");
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) anchor_fail(ready[1], "making / private");
     if (::sethostname(hostname.data(), hostname.size()) != 0) anchor_fail(ready[1], "sethostname");
+    // Resolve bind sources now: an overlay mounted on /var or /etc below
+    // would otherwise put a source under it (the run directory may live in
+    // /var/tmp) behind the overlay, and writes would land in its upper layer.
+    for (auto& op : ops) {
+      if (!op.via_fd) continue;
+      int fd = ::open(op.source.c_str(), O_PATH | O_CLOEXEC);
+      if (fd < 0) anchor_fail(ready[1], "open " + op.source);
+      op.fd_path = "/proc/self/fd/" + std::to_string(fd);
+    }
     for (const auto& op : ops) {
-      if (::mount(op.source.c_str(), op.target.c_str(), op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
+      const std::string& src = op.via_fd ? op.fd_path : op.source;
+      if (::mount(src.c_str(), op.target.c_str(), op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
                   op.data.empty() ? nullptr : op.data.c_str()) != 0)
         anchor_fail(ready[1], "mount " + op.what);
     }

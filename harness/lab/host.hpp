@@ -9,10 +9,12 @@
 //   and `loopback-only` work verbatim: the host has its own 127.0.0.1 and
 //   its own port 25.
 //   Mount points missing on the machine (/etc/mxmta, /var/spool/mxmta) are
-//   never created on the machine: the nearest existing parent directory
-//   gets, in the host's mount namespace only, an overlay whose upper layer
-//   (in the host folder) already holds the missing entries. Then each
-//   Mount is bind-mounted (or a tmpfs is mounted) on its target.
+//   never created on the machine: an overlay root above them, or else
+//   their nearest existing parent directory, gets, in the host's mount
+//   namespace only, an overlay whose upper layer (in the host folder)
+//   already holds the missing entries. Then each Mount is bind-mounted
+//   (through an O_PATH descriptor opened before the overlays) or a tmpfs
+//   is mounted on its target.
 //   attach_network() joins the host to the lab's bridge with a veth pair:
 //     ip link add vhN type veth peer name eth0 netns PID; ip link set vhN master br0 up
 //   and inside: lo up, the host's addresses as /32 on lo, eth0 up,
@@ -42,8 +44,10 @@ struct Mount {
 class Host {
  public:
   // Forks the anchor. `folder` is the host's folder of the run directory
-  // (overlay layers go below it).
-  Host(std::string name, std::string folder, std::vector<Mount> mounts);
+  // (overlay layers go below it). `overlay_roots` ("/etc", "/var") get a
+  // writable overlay in any case, so that files an MTA creates there
+  // (/etc/aliases.db) stay in the host folder and never reach the machine.
+  Host(std::string name, std::string folder, std::vector<Mount> mounts, std::vector<std::string> overlay_roots = {});
   ~Host();
   Host(const Host&) = delete;
   Host& operator=(const Host&) = delete;

@@ -44,6 +44,7 @@ out=/var/log/report
   test -d /etc/mxmta && echo "confdir=yes"
   echo "maincf=$(cat /etc/mxmta/main.cf)"
   echo probe > /var/spool/mxmta/probe && echo "spoolwrite=yes"
+  echo db > /etc/mxlab-probe.db && echo "etcwrite=yes"
   echo "clock=$(cat /var/lib/mxlab/clock/offset)"
   echo "links=$(ip -o link show | sed 's/^[0-9]*: \([^:@]*\).*/\1/' | tr '\n' ' ')"
   echo "routes=$(ip route show | tr '\n' ';')"
@@ -117,7 +118,7 @@ class IsolationTest : public ::testing::Test {
         {Mount::Kind::tmpfs, "", "/dev/shm", false},
         {Mount::Kind::bind, h + "/tmp", "/tmp", false},
     };
-    auto host = std::make_unique<Host>(name, h, m);
+    auto host = std::make_unique<Host>(name, h, m, std::vector<std::string>{"/etc", "/var"});
     host->attach_network("br0", index, {addr}, run_ + "/scratch");
     return host;
   }
@@ -235,6 +236,8 @@ TEST_F(IsolationTest, TwoHostsReachEachOtherAndNothingElse) {
     EXPECT_EQ(r["maincf"], std::string("myhostname = ") + h);
     EXPECT_EQ(r["spoolwrite"], "yes");
     EXPECT_EQ(read_file(folder + "/spool/probe"), "probe\n");
+    EXPECT_EQ(r["etcwrite"], "yes");  // /etc is writable in the host, into its own overlay layer
+    EXPECT_TRUE(fs::exists(folder + "/.overlay/0/upper/mxlab-probe.db"));
     EXPECT_EQ(r["links"], "lo eth0 ");
     EXPECT_EQ(r["routes"], std::string("default dev eth0 scope link src ") +
                                (std::string(h) == "a.example.com" ? "192.168.0.10" : "192.168.0.25") + " ;");
@@ -248,6 +251,7 @@ TEST_F(IsolationTest, TwoHostsReachEachOtherAndNothingElse) {
   EXPECT_FALSE(fs::exists("/etc/mxmta"));
   EXPECT_FALSE(fs::exists("/var/spool/mxmta"));
   EXPECT_FALSE(fs::exists("/var/lib/mxlab"));
+  EXPECT_FALSE(fs::exists("/etc/mxlab-probe.db"));
   // Teardown: no process of the topology, no mount of the run directory.
   EXPECT_EQ(processes_with(marker_), 0);
   EXPECT_EQ(read_file("/proc/self/mountinfo").find(run_), std::string::npos);

@@ -137,7 +137,8 @@ void remove_tree(const std::string& path) {
   std::filesystem::remove_all(path, ec);
 }
 
-int run_supervised(const std::function<int()>& body, const std::string& run_dir, bool keep) {
+int run_supervised(const std::function<int()>& body, const std::string& run_dir, bool keep,
+                   std::string* supervisor_error) {
   uid_t uid = ::geteuid();
   gid_t gid = ::getegid();
   std::fflush(nullptr);
@@ -147,6 +148,13 @@ int run_supervised(const std::function<int()>& body, const std::string& run_dir,
   track(sup, true);
   int st = wait_status(sup);
   track(sup, false);
+  if (supervisor_error) {
+    try {
+      *supervisor_error = std::string(model::trim(model::read_file(run_dir + "/supervisor.err")));
+    } catch (...) {
+      supervisor_error->clear();
+    }
+  }
   if (!keep) remove_tree(run_dir);
   return st;
 }

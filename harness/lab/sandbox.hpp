@@ -28,8 +28,10 @@ inline constexpr int kNoNamespaces = 86;
 
 // Runs body() as PID 1 of a new topology sandbox and returns its exit
 // status (128+signal if killed). `run_dir` must exist; it is removed
-// afterwards unless keep.
-int run_supervised(const std::function<int()>& body, const std::string& run_dir, bool keep);
+// afterwards unless keep. The supervisor's own error (namespaces refused),
+// if any, is returned in *supervisor_error before the directory goes.
+int run_supervised(const std::function<int()>& body, const std::string& run_dir, bool keep,
+                   std::string* supervisor_error = nullptr);
 
 // True when the harness started as root in the initial user namespace
 // (decided once, before any unshare).
