@@ -120,6 +120,9 @@ Adapter load_adapter(const std::string& path) {
       a.foreground = x.flag(n, "foreground", true);
       a.ready_timeout = static_cast<int>(x.duration(n, "ready-timeout", 30));
       have_start = true;
+    } else if (el == "prepare") {
+      x.check_attrs(n, {});
+      a.prepare = cmd(n);
     } else if (el == "stop") {
       x.check_attrs(n, {});
       a.stop = cmd(n);

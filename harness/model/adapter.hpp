@@ -5,7 +5,9 @@
 //   (docs/adapters.md). It says how to render a host's configuration from
 //   its role, which directories each host gets, and the commands for
 //   start, stop, flush, queue listing (with a parser name), submission,
-//   newaliases and the wake-up after a clock move; where mailboxes and the
+//   newaliases and the wake-up after a clock move; an optional <prepare>
+//   command run once per host before its first start (what a package's
+//   install script does, e.g. build the aliases database); where mailboxes and the
 //   log are; whether the MTA needs root; and its capabilities (lit-style
 //   `requires` of a case are checked against them).
 //   Commands are split into words first, then each word is substituted:
@@ -39,6 +41,7 @@ struct Adapter {
   std::string confdir = "/etc/mxmta";
   std::vector<AdapterFile> files;
   std::vector<std::string> mounts;  // extra per-host directories (inside paths)
+  std::string prepare;               // run once per host before the first start (newaliases, as an install does)
   std::string start;
   bool foreground = true;           // start keeps running; stop = SIGTERM unless <stop>
   std::string stop;

@@ -204,6 +204,15 @@ void Lab::build() {
 }
 
 void Lab::start_all() {
+  if (!adapter_.prepare.empty()) {
+    for (auto& h : hosts_) {
+      auto r = command(h, adapter_.prepare, {}, "", 60000);
+      if (r.status != 0)
+        throw std::runtime_error("host " + h.def->name + ": prepare command failed (" +
+                                 (r.timed_out ? std::string("timed out") : "status " + std::to_string(r.status)) +
+                                 "): " + std::string(model::trim(r.err)));
+    }
+  }
   for (auto& h : hosts_) start_mta(h);
   for (auto& h : hosts_) wait_ready(h);
 }
