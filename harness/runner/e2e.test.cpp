@@ -8,7 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -92,6 +97,53 @@ TEST_F(RunnerEndToEndTest, BadFilesAreRefusedBeforeAnythingStarts) {
   EXPECT_EQ(nobin.status, 2) << nobin.out;
   EXPECT_NE(nobin.out.find("ERROR: runner.xfail"), std::string::npos) << nobin.out;
   EXPECT_NE(nobin.out.find("MTA binary"), std::string::npos) << nobin.out;
+}
+
+// Processes running the given executable.
+int processes_of(const std::string& exe) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::error_code ec;
+    auto target = fs::read_symlink(e.path() / "exe", ec);
+    if (!ec && target == fs::path(exe)) ++n;
+  }
+  return n;
+}
+
+TEST_F(RunnerEndToEndTest, SigtermStopsTheRunAndLeavesNothing) {
+  std::string cmd = std::string(MXLAB_BIN);
+  std::string out = dir_ + "/out.txt";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    FILE* f = std::freopen(out.c_str(), "w", stdout);
+    (void)f;
+    std::string mta = data_ + "/fake.xml", bin = FAKE_MTA_BIN, c = data_ + "/slow/slow.xml";
+    ::execl(cmd.c_str(), cmd.c_str(), "run", "--mta", mta.c_str(), "--mta-bin", bin.c_str(), "--run-dir", dir_.c_str(),
+            c.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Up = the fake MTA of the slow case has logged its start.
+  bool up = false;
+  for (int i = 0; i < 200 && !up; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir_, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->path().filename() == "maillog" && mxlab::model::read_file(it->path().string()).find("daemon started") != std::string::npos)
+        up = true;
+  }
+  ASSERT_TRUE(up);
+  EXPECT_GE(processes_of(FAKE_MTA_BIN), 1);
+  ::kill(pid, SIGTERM);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 128 + SIGTERM);
+  EXPECT_NE(mxlab::model::read_file(out).find("ERROR: runner.slow"), std::string::npos) << mxlab::model::read_file(out);
+  EXPECT_EQ(processes_of(FAKE_MTA_BIN), 0);
+  int left = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) left += e.path().filename() != "out.txt";
+  EXPECT_EQ(left, 0) << "run directory left behind";
 }
 
 }  // namespace
