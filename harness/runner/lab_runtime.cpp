@@ -218,13 +218,14 @@ void Lab::start_all() {
 }
 
 lab::RunResult Lab::command(HostRt& h, const std::string& tmpl, const std::vector<std::string>& args,
-                            const std::string& input, int timeout_ms) {
+                            const std::string& input, int timeout_ms, bool quiet) {
   std::vector<std::string> argv;
   for (const auto& w : model::split_command(tmpl)) {
     if (w == "{args}") argv.insert(argv.end(), args.begin(), args.end());
     else argv.push_back(model::substitute(w, h.vars));
   }
   auto r = lab::run(argv, mta_env(), h.host->ns(), input, timeout_ms, scratch());
+  if (quiet && r.status == 0) return r;
   notes_ += "$ [" + h.def->name + "] " + r.command + "  -> " + (r.timed_out ? "timed out" : std::to_string(r.status)) + "\n";
   if (!r.err.empty()) notes_ += tail(r.err, 20);
   return r;
@@ -305,7 +306,7 @@ void Lab::wake_all(std::string& notes) {
 
 std::vector<QueueEntry> Lab::queue(HostRt& h) {
   if (adapter_.queue.empty()) throw std::runtime_error("adapter " + adapter_.name + " has no <queue> command");
-  auto r = command(h, adapter_.queue, {}, "", 30000);
+  auto r = command(h, adapter_.queue, {}, "", 30000, true);
   if (r.status != 0)
     throw std::runtime_error("queue listing on " + h.def->name + " failed (status " + std::to_string(r.status) +
                              "): " + std::string(model::trim(r.err)));

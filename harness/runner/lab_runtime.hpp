@@ -67,8 +67,9 @@ class Lab {
 
   HostRt& host(const std::string& name);
   bool has_host(const std::string& name) const;
+  // quiet: not noted in the report unless it fails (queue listings are polled).
   lab::RunResult command(HostRt& h, const std::string& tmpl, const std::vector<std::string>& args,
-                         const std::string& input, int timeout_ms);
+                         const std::string& input, int timeout_ms, bool quiet = false);
   void start_mta(HostRt& h);
   void stop_mta(HostRt& h);
   void wait_ready(HostRt& h);

@@ -6,6 +6,7 @@
 #include "runner/lab_runtime.hpp"
 
 #include <regex>
+#include <cstdint>
 #include <set>
 
 namespace mxlab::runner {
@@ -456,13 +457,28 @@ Verdict check_accounted(Lab& lab) {
   }
   for (const auto& p : lab.topology().peers)
     for (const auto& it : peer_items(lab, p.name)) consider(it);
+  // A queued copy carries no trace header: it is given to the first
+  // injected message with that recipient (and sender) not yet seen queued,
+  // so two messages to one recipient, both queued, are not a duplicate.
   for (auto& h : lab.hosts()) {
     for (const auto& e : lab.queue(h)) {
       if (e.sender.empty() || e.sender == "MAILER-DAEMON") continue;  // bounces in transit
-      for (const auto& r : e.recipients)
-        for (size_t i = 0; i < injected.size(); ++i)
-          for (const auto& ir : injected[i].rcpts)
-            if (same_address(ir, r.address)) ++fates[{i, ir}].queued;
+      for (const auto& r : e.recipients) {
+        std::pair<size_t, std::string> first{SIZE_MAX, ""}, free{SIZE_MAX, ""};
+        for (size_t i = 0; i < injected.size() && free.first == SIZE_MAX; ++i) {
+          if (!injected[i].sender.empty() && !same_address(injected[i].sender, e.sender)) continue;
+          for (const auto& ir : injected[i].rcpts) {
+            if (!same_address(ir, r.address)) continue;
+            if (first.first == SIZE_MAX) first = {i, ir};
+            if (fates[{i, ir}].queued == 0) {
+              free = {i, ir};
+              break;
+            }
+          }
+        }
+        auto pick = free.first != SIZE_MAX ? free : first;
+        if (pick.first != SIZE_MAX) ++fates[pick].queued;
+      }
     }
   }
   std::string problems, report;
