@@ -89,6 +89,9 @@ TEST_F(JunitTest, HasLitShapeAndCounts) {
   EXPECT_FALSE(smtpd.find_child_by_attribute("testcase", "name", "smtpd.xf").child("failure"));
   EXPECT_TRUE(smtpd.find_child_by_attribute("testcase", "name", "smtpd.xp").child("failure"));
   EXPECT_EQ(xml.substr(0, 38), "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+  EXPECT_EQ(xml.find("<?xml", 1), std::string::npos) << "one XML declaration only";
+  pugi::xml_document strict;
+  EXPECT_TRUE(strict.load_string(xml.c_str(), pugi::parse_default | pugi::parse_declaration));
 }
 
 TEST_F(JunitTest, ResultFilesRoundTripAndXfailFlips) {
