@@ -1,0 +1,149 @@
+// The runner end to end: `mxlab run` on the test cases in testdata/
+// against fake_mta (a test double at the adapter seam), in real
+// namespaces, checking outcomes, progress lines, exit status and JUnit.
+#include "model/text.hpp"
+
+#include <pugixml.hpp>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Output {
+  int status = -1;
+  std::string out;
+};
+
+Output run(const std::string& args) {
+  Output r;
+  std::string cmd = std::string(MXLAB_BIN) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+class RunnerEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mxlab-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string dir_;
+  const std::string data_ = TESTDATA;
+  std::string common() { return "--mta " + data_ + "/fake.xml --mta-bin " + FAKE_MTA_BIN + " --run-dir " + dir_; }
+};
+
+TEST_F(RunnerEndToEndTest, RunsCasesInParallelAndWritesJunit) {
+  Output r = run("run " + common() + " -j 3 --junit " + dir_ + "/junit.xml " + data_ + "/cases");
+  EXPECT_EQ(r.status, 1) << r.out;  // runner.fail fails
+  EXPECT_NE(r.out.find("PASS: runner.pass ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS: runner.loopback ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL: runner.fail ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("XFAIL: runner.xfail ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UNSUPPORTED: runner.unsupported ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" of 5)"), std::string::npos);
+  EXPECT_NE(r.out.find("dialog line 7: reply differs"), std::string::npos) << r.out;
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file((dir_ + "/junit.xml").c_str()));
+  auto suites = doc.child("testsuites");
+  EXPECT_EQ(suites.attribute("tests").as_int(), 5);
+  EXPECT_EQ(suites.attribute("failures").as_int(), 1);
+  EXPECT_EQ(suites.attribute("skipped").as_int(), 1);
+  EXPECT_EQ(suites.attribute("errors").as_int(), 0);
+  auto fail = suites.find_node([](pugi::xml_node n) {
+    return std::string(n.name()) == "testcase" && std::string(n.attribute("name").value()) == "runner.fail";
+  });
+  ASSERT_TRUE(fail);
+  std::string body = fail.child("failure").text().get();
+  EXPECT_NE(body.find("step 1: <dialog host=\"mx.test.example\"> (line 4)"), std::string::npos) << body;
+  EXPECT_NE(body.find("expected:\n250 someone.else\nactual:\n250 mx.test.example\n"), std::string::npos) << body;
+  std::string out = fail.child("system-out").text().get();
+  EXPECT_NE(out.find("C: HELO client.example"), std::string::npos) << out;
+  EXPECT_NE(out.find("==== mx.test.example: /var/log/maillog"), std::string::npos) << out;
+  // Nothing is left: the run directory base is empty again.
+  EXPECT_TRUE(fs::is_empty(dir_) || (fs::directory_iterator(dir_)->path().filename() == "junit.xml"));
+}
+
+TEST_F(RunnerEndToEndTest, BadFilesAreRefusedBeforeAnythingStarts) {
+  Output r = run("run " + common() + " " + data_ + "/bad " + data_ + "/cases/pass.xml");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find(data_ + "/bad/broken.xml:7: unknown dialog directive"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("PASS:"), std::string::npos) << r.out;
+  Output l = run("list " + data_ + "/cases");
+  EXPECT_EQ(l.status, 0);
+  EXPECT_NE(l.out.find("runner.loopback\trunner-net\t"), std::string::npos) << l.out;
+  Output missing = run("run " + common() + " --filter 'nothing*' " + data_ + "/cases");
+  EXPECT_EQ(missing.status, 2);
+  Output nobin = run("run --mta " + data_ + "/fake.xml --mta-bin /nonexistent --run-dir " + dir_ + " " + data_ + "/cases/xfail.xml");
+  EXPECT_EQ(nobin.status, 2) << nobin.out;
+  EXPECT_NE(nobin.out.find("ERROR: runner.xfail"), std::string::npos) << nobin.out;
+  EXPECT_NE(nobin.out.find("MTA binary"), std::string::npos) << nobin.out;
+}
+
+// Processes running the given executable.
+int processes_of(const std::string& exe) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::error_code ec;
+    auto target = fs::read_symlink(e.path() / "exe", ec);
+    if (!ec && target == fs::path(exe)) ++n;
+  }
+  return n;
+}
+
+TEST_F(RunnerEndToEndTest, SigtermStopsTheRunAndLeavesNothing) {
+  std::string cmd = std::string(MXLAB_BIN);
+  std::string out = dir_ + "/out.txt";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    FILE* f = std::freopen(out.c_str(), "w", stdout);
+    (void)f;
+    std::string mta = data_ + "/fake.xml", bin = FAKE_MTA_BIN, c = data_ + "/slow/slow.xml";
+    ::execl(cmd.c_str(), cmd.c_str(), "run", "--mta", mta.c_str(), "--mta-bin", bin.c_str(), "--run-dir", dir_.c_str(),
+            c.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Up = the fake MTA of the slow case has logged its start.
+  bool up = false;
+  for (int i = 0; i < 200 && !up; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir_, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->path().filename() == "maillog" && mxlab::model::read_file(it->path().string()).find("daemon started") != std::string::npos)
+        up = true;
+  }
+  ASSERT_TRUE(up);
+  EXPECT_GE(processes_of(FAKE_MTA_BIN), 1);
+  ::kill(pid, SIGTERM);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 128 + SIGTERM);
+  EXPECT_NE(mxlab::model::read_file(out).find("ERROR: runner.slow"), std::string::npos) << mxlab::model::read_file(out);
+  EXPECT_EQ(processes_of(FAKE_MTA_BIN), 0);
+  int left = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) left += e.path().filename() != "out.txt";
+  EXPECT_EQ(left, 0) << "run directory left behind";
+}
+
+}  // namespace
