@@ -312,6 +312,20 @@ TEST_F(PeerTest, PipelinedCommandsAreAnsweredInOrder) {
   EXPECT_EQ(m[0].rcpt_to, (std::vector<std::string>{"one@d.test", "three@d.test"}));
 }
 
+TEST_F(PeerTest, ContentMatchRawRepliesAndAnyCommand) {
+  start("DOT \"X-Spam: yes\" 550 5.7.1 Message content rejected\n"
+        "HELO raw 25X not a reply\n"
+        "* vrfy 502 5.5.1 VRFY is off\n");
+  EXPECT_EQ(send_message("a@b.test", {"c@d.test"}, "X-Spam: YES\r\n\r\nbuy\r\n"), "550 5.7.1 Message content rejected");
+  EXPECT_EQ(send_message("a@b.test", {"c@d.test"}, "Subject: fine\r\n\r\nhi\r\n"), "250 2.0.0 Ok: queued as SINK2");
+  EXPECT_EQ(peer_->messages().size(), 1u);
+  Client c(port());
+  c.reply();
+  EXPECT_EQ(c.cmd("HELO x"), "25X not a reply");
+  EXPECT_EQ(c.cmd("VRFY bob"), "252 2.0.0 bob");          // "*" matched the argument "bob", not "vrfy"
+  EXPECT_EQ(c.cmd("NOOP vrfy me"), "502 5.5.1 VRFY is off");  // any command whose argument contains "vrfy"
+}
+
 TEST_F(PeerTest, DataKeepsBareLfAndCrAndEndsOnlyAtCrLfDotCrLf) {
   start("");
   Client c(port());
