@@ -95,10 +95,18 @@ const Responder::Zone* Responder::zone_of(std::string_view name) const {
 
 void Responder::set_faults(std::vector<Fault> faults) {
   for (auto& f : faults) {
-    if (f.name != "*") {
-      bool wild = f.name.size() > 2 && f.name.substr(0, 2) == "*.";
-      f.name = (wild ? "*." : "") + wire::canonical_name(wild ? f.name.substr(2) : f.name);
+    // Checked here so a fault built in code fails loudly instead of never
+    // matching.
+    try {
+      if (f.name != "*") {
+        bool wild = f.name.size() > 2 && f.name.substr(0, 2) == "*.";
+        f.name = (wild ? "*." : "") + wire::canonical_name(wild ? f.name.substr(2) : f.name);
+      }
+    } catch (const wire::ParseError& e) {
+      throw std::invalid_argument("fault name \"" + f.name + "\": " + e.what());
     }
+    if (f.type != "*" && !wire::type_from_name(f.type)) throw std::invalid_argument("fault type \"" + f.type + "\" is not a type");
+    if (f.first_n < 0 || f.delay_ms < 0) throw std::invalid_argument("fault " + f.name + ": negative first_n or delay_ms");
   }
   std::lock_guard lock(faults_mu_);
   faults_ = std::move(faults);

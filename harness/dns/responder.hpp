@@ -55,6 +55,8 @@ class Responder {
   // Writes the response into out (reused). client is for the log only.
   Outcome respond(std::span<const uint8_t> query, bool tcp, std::string_view client, std::vector<uint8_t>& out);
 
+  // Replaces the faults and their counts; std::invalid_argument for a bad
+  // name or type.
   void set_faults(std::vector<Fault> faults);
 
   static constexpr size_t max_udp_payload = 4096;

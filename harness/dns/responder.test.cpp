@@ -310,3 +310,9 @@ TEST(ResponderCompileTest, BadRecordValuesAreReported) {
     EXPECT_STREQ(e.what(), "record x.test A \"not-an-address\": bad IPv4 address \"not-an-address\"");
   }
 }
+
+TEST_F(ResponderTest, BadFaultsAreRefused) {
+  EXPECT_THROW(r_.set_faults({Fault{"a..b", "*", FaultKind::drop, 0, 0}}), std::invalid_argument);
+  EXPECT_THROW(r_.set_faults({Fault{"a.test", "BOGUS", FaultKind::drop, 0, 0}}), std::invalid_argument);
+  EXPECT_THROW(r_.set_faults({Fault{"a.test", "A", FaultKind::delay, -1, 0}}), std::invalid_argument);
+}

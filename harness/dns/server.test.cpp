@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -26,6 +27,11 @@ using namespace mxlab::dns;
 namespace w = mxlab::dns::wire;
 
 namespace {
+
+// mkdtemp template in $TMPDIR (or /tmp).
+std::string temp_dir_template(const char* prefix) {
+  return (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+}
 
 std::string lab_zone() {
   std::string z =
@@ -360,7 +366,8 @@ TEST(FakeDnsServerLifeTest, StopWithOpenConnectionsAndPendingDelays) {
 }
 
 TEST(DnsMainTest, ServesAZoneFileUntilSigterm) {
-  char dir[] = "/tmp/mxlab-dns-XXXXXX";
+  std::string dir_s = temp_dir_template("mxlab-dns");
+  char* dir = dir_s.data();
   ASSERT_NE(::mkdtemp(dir), nullptr);
   std::string zone = std::string(dir) + "/lab.zone", logf = std::string(dir) + "/queries.log";
   std::ofstream(zone) << "$ORIGIN lab.test\n@ MX 10 mx\nmx A 127.0.0.9\n";
@@ -402,7 +409,8 @@ TEST(DnsMainTest, ServesAZoneFileUntilSigterm) {
 }
 
 TEST(DnsMainTest, BadZoneFileIsReportedWithFileAndLine) {
-  char dir[] = "/tmp/mxlab-dns-XXXXXX";
+  std::string dir_s = temp_dir_template("mxlab-dns");
+  char* dir = dir_s.data();
   ASSERT_NE(::mkdtemp(dir), nullptr);
   std::string zone = std::string(dir) + "/bad.zone";
   std::ofstream(zone) << "ok.test A 192.0.2.1\nbad.test A 999.0.0.1\n";

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -22,6 +23,11 @@
 using namespace mxlab::peer;
 
 namespace {
+
+// mkdtemp template in $TMPDIR (or /tmp).
+std::string temp_dir_template(const char* prefix) {
+  return (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+}
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -436,7 +442,8 @@ TEST_F(PeerTest, OnMessageCallbackAndBindErrors) {
 }
 
 TEST(SinkMainTest, PrintsAndDumpsEachMessage) {
-  char dir[] = "/tmp/mxlab-sink-XXXXXX";
+  std::string dir_s = temp_dir_template("mxlab-sink");
+  char* dir = dir_s.data();
   ASSERT_NE(::mkdtemp(dir), nullptr);
   int out[2];
   ASSERT_EQ(::pipe(out), 0);
@@ -493,7 +500,8 @@ TEST(SinkMainTest, PrintsAndDumpsEachMessage) {
 }
 
 TEST(SinkMainTest, BadRulesAreReportedWithFileAndLine) {
-  char dir[] = "/tmp/mxlab-sink-XXXXXX";
+  std::string dir_s = temp_dir_template("mxlab-sink");
+  char* dir = dir_s.data();
   ASSERT_NE(::mkdtemp(dir), nullptr);
   std::string rules = std::string(dir) + "/mx.rules";
   std::ofstream(rules) << "CONNECT 220 ok\nRCPT bob hello\n";
