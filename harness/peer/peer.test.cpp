@@ -265,7 +265,8 @@ TEST_F(PeerTest, StallForeverMakesTheClientTimeOut) {
   EXPECT_EQ(c.cmd("RCPT TO:<c@d.test>"), "TIMEOUT");
   EXPECT_GE(now_s() - t0, 0.29);
   c.send("QUIT\r\n");  // the client gives up
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 200 && peer_->transcripts().at(0).lines.back().second != "QUIT"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   auto ts = peer_->transcripts();
   ASSERT_EQ(ts.size(), 1u);
   auto& l = ts[0].lines;
