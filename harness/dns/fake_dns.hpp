@@ -27,6 +27,7 @@
 //   RFC 2308 (NODATA/NXDOMAIN with SOA in the authority section)
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -93,6 +94,9 @@ class Server {
   void clear_log();
   // Replace the fault list (a case may change faults between steps).
   void set_faults(std::vector<Fault> faults);
+  // Called on the server's thread for every logged query, after it is in
+  // log(); set it before start(). mxlab dns prints its lines this way.
+  void on_query(std::function<void(const QueryLog&)> fn);
 
  private:
   struct Impl;

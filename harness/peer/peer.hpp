@@ -17,6 +17,7 @@
 //   are sent in order, batched as received)
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,9 @@ struct Spec {
   std::vector<Rule> rules;
   bool esmtp = true;  // false: EHLO gets 502, HELO works
   std::vector<std::string> extensions = {"PIPELINING", "SIZE 10240000", "8BITMIME", "DSN", "ENHANCEDSTATUSCODES"};
+  // A client that sends nothing for this long gets "421 4.4.2 ... timeout"
+  // and is disconnected (RFC 5321 section 4.5.3.2.7: at least 5 minutes).
+  int idle_timeout_ms = 300000;
 };
 
 struct Transcript {
@@ -60,6 +64,7 @@ struct ReceivedMessage {
   std::vector<std::string> mail_params, rcpt_params;  // raw ESMTP parameters
   std::string data;                   // dot-unstuffed, CRLF line endings kept
   double time = 0;
+  std::string id;                     // "SINK1", "SINK2" ... as in "250 2.0.0 Ok: queued as SINK1"
 };
 
 class Peer {
@@ -75,6 +80,11 @@ class Peer {
   std::vector<Transcript> transcripts() const;
   std::vector<ReceivedMessage> messages() const;
   const Spec& spec() const;
+  // Attempts counted so far for each rule, in the order of spec().rules.
+  std::vector<int> rule_counts() const;
+  // Called on the peer's thread for each accepted message, after it is in
+  // messages(); set it before start(). mxlab sink prints and dumps this way.
+  void on_message(std::function<void(const ReceivedMessage&)> fn);
 
  private:
   struct Impl;
