@@ -26,6 +26,8 @@ packages=(
   libc-ares-dev
   # namespaces: ip(8), unshare(1), newuidmap/newgidmap for subuid maps
   iproute2 util-linux uidmap
+  # dig, as the seed types it ("dig -t mx example.com"), and for the fake DNS tests
+  bind9-dnsutils
   # Postfix: a reference to compare against, and smtp-source/smtp-sink for bench/
   postfix
   # used by scripts and tests
