@@ -178,6 +178,9 @@ Status run_command(const CommandSpec& spec, std::string_view input) {
     ::setsid();
     if (switch_user && !become_user(spec.uid, spec.gid)) ::_exit(75);
     if (::dup2(in[0], 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(out[1], 2) < 0) ::_exit(75);
+    // Descriptors another thread opened without O_CLOEXEC (a socket, a queue
+    // file) are not the command's business.
+    (void)::close_range(3, ~0U, 0);
     if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) {
       (void)!::write(2, cwd_msg.data(), cwd_msg.size());
       ::_exit(75);

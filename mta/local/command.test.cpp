@@ -2,6 +2,7 @@
 
 #include "local/testing.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -149,4 +150,16 @@ TEST_F(CommandTest, SysexitsTable) {
   EXPECT_EQ(sys_exits_detail(78).second, "local configuration error");
   EXPECT_EQ(sys_exits_detail(71).first, "4.3.0");
   EXPECT_EQ(sys_exits_detail(5).second, "unknown mail system error 5");
+}
+
+TEST_F(CommandTest, OnlyStandardDescriptorsAreInherited) {
+  int leak = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC, as careless code would
+  ASSERT_GE(leak, 3);
+  std::string out = t / "fds";
+  auto s = run_command(spec("ls /proc/$$/fd > " + out), "x\n");
+  ::close(leak);
+  ASSERT_TRUE(s.ok()) << s.text;
+  // sh itself may open one descriptor for the redirection; ours is not there.
+  std::string fds = "\n" + slurp(out);
+  EXPECT_EQ(fds.find("\n" + std::to_string(leak) + "\n"), std::string::npos) << fds;
 }
