@@ -30,6 +30,7 @@ struct Pending {
   size_t waiting = 0;
 
   void finish() {
+    if (!done) return;  // a misbehaving fallback agent answered twice
     std::vector<core::DeliveryResult> results;
     for (auto& o : outs) {
       o.result = summarize(o.rcpt, o.leaves);
@@ -80,7 +81,7 @@ void pass_to_fallback(const std::shared_ptr<Pending>& p) {
     agent->deliver(std::move(sub), [p, idx, addr](std::vector<core::DeliveryResult> rs) {
       if (rs.empty()) p->outs[idx].leaves.push_back({addr, Status::fail("4.3.0", "mail transport unavailable")});
       for (const auto& r : rs) p->outs[idx].leaves.push_back(leaf_from(addr, r));
-      if (--p->waiting == 0) p->finish();
+      if (p->waiting > 0 && --p->waiting == 0) p->finish();
     });
   }
 }
