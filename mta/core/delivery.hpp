@@ -30,6 +30,13 @@ struct DeliveryResult {
   double conn_delay = 0;    // delays c (connection setup) and d (transmission), seconds
   double xfer_delay = 0;
   bool dead_destination = false;  // connection-level failure: suspend the next hop
+  // Final destinations, when one recipient expanded into several (aliases,
+  // .forward): Postfix logs one line per destination, "to=<bob@...>,
+  // orig_to=<sales@...>". Empty: the recipient itself was the destination.
+  struct Leaf {
+    std::string address, dsn, reason;
+  };
+  std::vector<Leaf> leaves;
   char kind() const { return dsn.empty() ? '4' : dsn[0]; }  // '2' sent, '4' deferred, '5' bounced
 };
 

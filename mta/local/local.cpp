@@ -34,6 +34,9 @@ struct Pending {
     std::vector<core::DeliveryResult> results;
     for (auto& o : outs) {
       o.result = summarize(o.rcpt, o.leaves);
+      const std::string& queued_rcpt = req.msg->env.rcpts.at(o.rcpt).address;
+      if (o.leaves.size() > 1 || (o.leaves.size() == 1 && o.leaves[0].address != queued_rcpt))
+        for (const auto& l : o.leaves) o.result.leaves.push_back({l.address, l.status.dsn, l.status.text});
       if (impl->observer)
         for (const auto& l : o.leaves) impl->observer(*req.msg, o.rcpt, l);
       results.push_back(o.result);

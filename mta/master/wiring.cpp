@@ -1,6 +1,7 @@
 #include "master/wiring.hpp"
 
 #include "bounce/bounce.hpp"
+#include "local/local.hpp"
 #include "pickup/pickup.hpp"
 #include "qmgr/agents.hpp"
 #include "qmgr/qmgr.hpp"
@@ -37,6 +38,14 @@ struct Roles::Impl {
     };
   }
 
+  // main.cf plus the service's -o overrides from master.cf.
+  std::shared_ptr<const core::Config> service_config(const core::MasterService& s) const {
+    if (s.overrides.empty()) return cfg;
+    auto c = std::make_shared<core::Config>(*cfg);
+    for (const auto& [n, v] : s.overrides) c->set_override(n, v);
+    return c;
+  }
+
   Impl(net::io_context& i, std::shared_ptr<const core::Config> c, const queue::QueueStore& s)
       : io(i), cfg(std::move(c)), store(s) {
     bounce_settings = std::make_shared<bounce::Settings>(bounce::Settings::from(*cfg));
@@ -47,8 +56,18 @@ struct Roles::Impl {
     pk = std::make_unique<pickup::Pickup>(io, cfg, store, [this](const std::string& id) { qm->incoming(id); });
   }
 
+  std::vector<core::MasterService> transports;  // for rebuilding agents on reload
+
   std::string add_transport(const core::MasterService& s) {
-    if (s.command == "error") qm->add_agent(s.service, std::make_shared<qmgr::ErrorAgent>(s.service == "retry"));
+    if (s.command == "local") {
+      try {
+        auto cfg_s = service_config(s);
+        auto agent = std::make_shared<local::LocalAgent>(io, cfg_s, store, [this](const std::string& id) { qm->incoming(id); });
+        qm->add_agent(s.service, agent);
+      } catch (const core::ConfigError& e) {
+        return e.what();
+      }
+    } else if (s.command == "error") qm->add_agent(s.service, std::make_shared<qmgr::ErrorAgent>(s.service == "retry"));
     else if (s.command == "discard") qm->add_agent(s.service, std::make_shared<qmgr::DiscardAgent>());
     return {};
   }
@@ -62,6 +81,7 @@ Roles::~Roles() = default;
 std::string Roles::start(const std::vector<core::MasterService>& services) {
   for (const auto& s : services) {
     if (s.type == "unix") {
+      impl_->transports.push_back(s);
       if (auto e = impl_->add_transport(s); !e.empty()) return e;
     }
   }
@@ -73,6 +93,9 @@ void Roles::reload(std::shared_ptr<const core::Config> cfg) {
   impl_->bounce_settings = std::make_shared<bounce::Settings>(bounce::Settings::from(*cfg));
   impl_->qm->reload(cfg);
   impl_->pk->reload(cfg);
+  // Agents read their settings once: build them again.
+  for (const auto& s : impl_->transports)
+    if (auto e = impl_->add_transport(s); !e.empty()) log::error("master", "reload: {}", e);
 }
 
 void Roles::stop() { impl_->qm->stop_dispatching(); }

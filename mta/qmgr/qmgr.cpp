@@ -381,7 +381,22 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     double total = now - a.arrival;
     double da = a.active_since - a.arrival;
     double db = a.dispatched[r.rcpt] - a.active_since;
-    log::info(service, "{}: {}", id, core::delivery_log_text(rc, r, total, da < 0 ? 0 : da, db < 0 ? 0 : db));
+    if (da < 0) da = 0;
+    if (db < 0) db = 0;
+    if (r.leaves.empty()) {
+      log::info(service, "{}: {}", id, core::delivery_log_text(rc, r, total, da, db));
+    } else {
+      // One line per final destination, orig_to = the recipient as queued.
+      for (const auto& l : r.leaves) {
+        core::Recipient leaf_rcpt;
+        leaf_rcpt.address = l.address;
+        leaf_rcpt.orig = rc.orig.empty() ? rc.address : rc.orig;
+        core::DeliveryResult lr = r;
+        lr.dsn = l.dsn;
+        lr.reason = l.reason;
+        log::info(service, "{}: {}", id, core::delivery_log_text(leaf_rcpt, lr, total, da, db));
+      }
+    }
     if (r.kind() == '2') counters.delivered++;
     else if (r.kind() == '5') counters.bounced++;
     else counters.deferred++;
