@@ -29,7 +29,7 @@ bool Answer::temporary() const {
     case Status::refused:
       return true;
     case Status::error:
-      return why != Why::formerr && why != Why::invalid_name;
+      return why != Why::formerr && why != Why::bad_data;
     default:
       return false;
   }
@@ -54,7 +54,7 @@ std::string status_text(const Answer& a) {
     case Status::nxdomain: return "Host not found";
     case Status::nodata: return "Host found but no data record of requested type";
     case Status::error:
-      if (a.why == Why::formerr || a.why == Why::invalid_name) return "Non-recoverable error";
+      if (a.why == Why::formerr) return "Non-recoverable error";
       return "Host not found, try again";
     default: return "Host not found, try again";
   }
@@ -67,6 +67,7 @@ std::string describe_failure(const Answer& a) {
     case Why::cname_loop:
       return fmt::format("Name server loop for {}", a.canonical);
     case Why::malformed:
+    case Why::bad_data:
       return fmt::format("Name service error for name={} type={}: Malformed or unexpected name server reply",
                          a.canonical, type_name(a.qtype));
     default:
@@ -303,7 +304,7 @@ int rank(const Answer& a) {
   if (a.status == Status::ok) return 0;
   if (a.status == Status::nxdomain || a.status == Status::nodata) return -4;
   if (a.status == Status::error && a.why == Why::formerr) return -2;
-  if (a.status == Status::error && a.why == Why::invalid_name) return -3;
+  if (a.status == Status::error && a.why == Why::bad_data) return -3;
   return -1;
 }
 
@@ -431,7 +432,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
         } else if (x.invalid) {
           // Postfix: DNS_INVAL, "Malformed or unexpected name server reply".
           a.status = Status::error;
-          a.why = Why::malformed;
+          a.why = Why::bad_data;
         } else if (x.via_cname) {
           if (hops >= 10) {
             a.status = Status::nodata;
@@ -508,7 +509,7 @@ void Resolver::lookup_mx(std::string name, Callback cb) {
   name = strip_dot(std::move(name));
   // Postfix refuses addresses and malformed names before asking the DNS.
   if (is_ip_literal(name) || !valid_hostname(name))
-    return impl_->fail_now(std::move(name), type_mx, Status::error, Why::invalid_name, std::move(cb));
+    return impl_->fail_now(std::move(name), type_mx, Status::nxdomain, Why::invalid_name, std::move(cb));
   impl_->start(std::move(name), type_mx, std::move(cb));
 }
 
@@ -516,7 +517,7 @@ void Resolver::lookup_addr(std::string name, int family, Callback cb) {
   name = strip_dot(std::move(name));
   uint16_t first = family == AF_INET6 ? type_aaaa : type_a;
   if (is_ip_literal(name) || !valid_hostname(name))
-    return impl_->fail_now(std::move(name), first, Status::error, Why::invalid_name, std::move(cb));
+    return impl_->fail_now(std::move(name), first, Status::nxdomain, Why::invalid_name, std::move(cb));
   if (family == AF_INET || family == AF_INET6) return impl_->start(std::move(name), first, std::move(cb));
   struct Both {
     Answer a4, a6;
@@ -553,7 +554,7 @@ void Resolver::lookup_addr(std::string name, int family, Callback cb) {
 void Resolver::lookup_ptr(std::string address, Callback cb) {
   std::string rev = reverse_name(address);
   if (rev.empty())
-    return impl_->fail_now(std::move(address), type_ptr, Status::error, Why::invalid_name, std::move(cb));
+    return impl_->fail_now(std::move(address), type_ptr, Status::nxdomain, Why::invalid_name, std::move(cb));
   impl_->start(std::move(rev), type_ptr, std::move(cb));
 }
 

@@ -24,7 +24,9 @@
 //
 //   Outcomes are those Postfix tells apart:
 //     ok        records found (for MX: also a null MX, see Answer::null_mx)
-//     nxdomain  NXDOMAIN: the name does not exist
+//     nxdomain  NXDOMAIN: the name does not exist (also, with
+//               Why::invalid_name, a name that cannot exist: Postfix's
+//               "invalid host or domain name", asked of nobody)
 //     nodata    NOERROR without records of the type
 //     servfail  SERVFAIL from every server
 //     refused   REFUSED (or NOTIMP) from every server
@@ -71,8 +73,9 @@ enum class Status { ok, nxdomain, nodata, servfail, timeout, refused, error };
 // Why an answer is not what its status alone says.
 enum class Why {
   none,
-  invalid_name,   // the name asked for is not a host name (or is an address)
-  malformed,      // the reply could not be parsed or its data was unusable
+  invalid_name,   // the name asked for is not a host name (or is an address); status nxdomain
+  malformed,      // the reply could not be parsed (Postfix: retry later)
+  bad_data,       // a record's data was unusable, e.g. a malformed MX host name (Postfix: DNS_INVAL)
   formerr,        // the server answered FORMERR (Postfix: non-recoverable)
   unreachable,    // every server refused the connection (ICMP unreachable)
   cname_loop,     // more than 10 CNAME hops

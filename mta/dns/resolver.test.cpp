@@ -253,6 +253,8 @@ TEST_F(ResolverTest, PtrLookup) {
 
 TEST_F(ResolverTest, InvalidNamesAreRefusedWithoutAQuery) {
   auto a = mx("192.0.2.1");
+  EXPECT_EQ(a.status, Status::nxdomain);
+  EXPECT_FALSE(a.temporary());
   EXPECT_EQ(a.why, dns::Why::invalid_name);
   EXPECT_EQ(dns::describe_failure(a), "Name service error for 192.0.2.1: invalid host or domain name");
   auto b = mx("bad name.example");
