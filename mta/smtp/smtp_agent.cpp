@@ -73,10 +73,13 @@ class Conn : public std::enable_shared_from_this<Conn> {
     co_return disarm(ec);
   }
 
-  awaitable<error_code> write(std::string data, seconds timeout) {
+  // The data is copied before the first suspension, so callers may pass
+  // literals and short-lived strings.
+  awaitable<error_code> write(std::string_view data, seconds timeout) {
+    wbuf_.assign(data);
     error_code ec;
     arm(timeout);
-    co_await net::async_write(sock_, net::buffer(data), net::redirect_error(use_awaitable, ec));
+    co_await net::async_write(sock_, net::buffer(wbuf_), net::redirect_error(use_awaitable, ec));
     co_return disarm(ec);
   }
 
@@ -165,16 +168,21 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool timed_out_ = false;
   bool discard_ = false;
   std::string rbuf_;
+  std::string wbuf_;
 };
 
 // Wraps a resolver call as an awaitable.
-awaitable<dns::Answer> await_dns(std::function<void(dns::Resolver::Callback)> start) {
-  co_return co_await net::async_initiate<decltype(use_awaitable), void(dns::Answer)>(
-      [start = std::move(start)](auto handler) {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        start([h](dns::Answer a) { (*h)(std::move(a)); });
-      },
-      use_awaitable);
+//
+// GCC 12 destroys a capturing lambda twice when it is created inside a
+// co_await expression (double free); so in this file closures and other
+// non-trivial temporaries are made before the co_await, never in it.
+using DnsStart = std::function<void(dns::Resolver::Callback)>;
+awaitable<dns::Answer> await_dns(const DnsStart& start) {
+  auto init = [&start](auto handler) {
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    start([h](dns::Answer a) { (*h)(std::move(a)); });
+  };
+  co_return co_await net::async_initiate<decltype(use_awaitable), void(dns::Answer)>(init, use_awaitable);
 }
 
 std::string error_text(const error_code& ec) {
@@ -299,13 +307,15 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   }
 
   awaitable<Selection> resolve(const Destination& d, bool loop_detect);
-  awaitable<dns::Answer> lookup_addr(std::string host, int family) {
-    auto r = resolver_;
-    co_return co_await await_dns([r, host, family](dns::Resolver::Callback cb) { r->lookup_addr(host, family, cb); });
+  awaitable<dns::Answer> lookup_addr(const std::string& host, int family) {
+    const DnsStart start = [r = resolver_, host, family](dns::Resolver::Callback cb) {
+      r->lookup_addr(host, family, std::move(cb));
+    };
+    co_return co_await await_dns(start);
   }
-  awaitable<dns::Answer> lookup_mx(std::string host) {
-    auto r = resolver_;
-    co_return co_await await_dns([r, host](dns::Resolver::Callback cb) { r->lookup_mx(host, cb); });
+  awaitable<dns::Answer> lookup_mx(const std::string& host) {
+    const DnsStart start = [r = resolver_, host](dns::Resolver::Callback cb) { r->lookup_mx(host, std::move(cb)); };
+    co_return co_await await_dns(start);
   }
   awaitable<std::shared_ptr<Session>> connect(const ServerAddr& a, uint16_t port, bool loop_detect);
   awaitable<bool> helo(Session& s);
@@ -510,7 +520,8 @@ awaitable<bool> Delivery::helo(Session& s) {
   if (st.always_send_ehlo) s.esmtp = true;
   if (st.never_send_ehlo) s.esmtp = false;
   if (s.esmtp) {
-    ec = co_await s.conn->write("EHLO " + st.helo_name + "\r\n", st.helo_timeout);
+    const std::string ehlo = "EHLO " + st.helo_name + "\r\n";
+    ec = co_await s.conn->write(ehlo, st.helo_timeout);
     if (!ec) ec = co_await s.conn->read_reply(r, st.helo_timeout, st.reply_line_limit);
     if (ec) {
       stream_except(s, ec, "performing the EHLO handshake");
@@ -534,7 +545,8 @@ awaitable<bool> Delivery::helo(Session& s) {
   }
   if (!s.esmtp) {
     s.feat = Features{};
-    ec = co_await s.conn->write("HELO " + st.helo_name + "\r\n", st.helo_timeout);
+    const std::string helo = "HELO " + st.helo_name + "\r\n";
+    ec = co_await s.conn->write(helo, st.helo_timeout);
     if (!ec) ec = co_await s.conn->read_reply(r, st.helo_timeout, st.reply_line_limit);
     if (ec) {
       stream_except(s, ec, "performing the HELO handshake");
@@ -561,7 +573,7 @@ awaitable<void> Delivery::quit(Session& s) {
 // have their results, so errors here change nothing.
 awaitable<void> Delivery::abort_transaction(Session& s) {
   const Settings& st = *set_;
-  std::string cmds = s.feat.pipelining ? "RSET\r\nQUIT\r\n" : "RSET\r\n";
+  const char* cmds = s.feat.pipelining ? "RSET\r\nQUIT\r\n" : "RSET\r\n";
   error_code ec = co_await s.conn->write(cmds, st.rset_timeout);
   if (ec) co_return;
   Reply r;
@@ -655,7 +667,7 @@ awaitable<void> Delivery::xfer(Session& s) {
       std::string buf;
       while (i < cmds.size() && (buf.empty() || buf.size() + cmds[i].text.size() + 2 <= pipelining_bufsize))
         buf += cmds[i++].text + "\r\n";
-      error_code ec = co_await s.conn->write(std::move(buf), timeout(cmds[start].kind));
+      error_code ec = co_await s.conn->write(buf, timeout(cmds[start].kind));
       if (ec) {
         stream_except(s, ec, phase(cmds[start].kind).desc);
         co_return;
@@ -674,7 +686,8 @@ awaitable<void> Delivery::xfer(Session& s) {
       // Course corrections without pipelining: stop after a rejected MAIL,
       // and do not send DATA when no recipient was accepted.
       if (mail_rejected || (c.kind == Kind::data && nrcpt == 0)) break;
-      error_code ec = co_await s.conn->write(c.text + "\r\n", timeout(c.kind));
+      const std::string line = c.text + "\r\n";
+      error_code ec = co_await s.conn->write(line, timeout(c.kind));
       if (!ec) ec = co_await s.conn->read_reply(r, timeout(c.kind), st.reply_line_limit);
       if (ec) {
         stream_except(s, ec, phase(c.kind).desc);
@@ -692,7 +705,7 @@ awaitable<void> Delivery::xfer(Session& s) {
   // 354). With PIPELINING, QUIT goes along with the end of data.
   std::string data = nrcpt > 0 ? encode_data(msg.content, st.line_length_limit) : std::string(".\r\n");
   if (s.feat.pipelining) data += "QUIT\r\n";
-  error_code ec = co_await s.conn->write(std::move(data), st.data_xfer_timeout);
+  error_code ec = co_await s.conn->write(data, st.data_xfer_timeout);
   bool lost_in_data = false;
   if (ec) {
     if (ec == net::error::timed_out) {

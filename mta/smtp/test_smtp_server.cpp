@@ -84,6 +84,13 @@ struct TestSmtpServer::State : std::enable_shared_from_this<TestSmtpServer::Stat
     }
   }
 
+  // Stops reading altogether, so that the client's writes block.
+  awaitable<void> freeze() {
+    net::steady_timer t(io, std::chrono::hours(1));
+    error_code ec;
+    co_await t.async_wait(net::redirect_error(use_awaitable, ec));
+  }
+
   awaitable<void> session(std::shared_ptr<tcp::socket> sock, Script sc, std::shared_ptr<Recorded> rec) {
     auto self = shared_from_this();
     Conn c;
@@ -97,6 +104,8 @@ struct TestSmtpServer::State : std::enable_shared_from_this<TestSmtpServer::Stat
     if (!co_await reply(c, sc.greeting)) co_return;
     std::string line;
     bool stalled = false;
+    bool mail_ok = false;
+    int rcpt_ok = 0;
     while (co_await read_line(c, line)) {
       rec->commands.push_back(line);
       rec->read_no.push_back(c.last_read);
@@ -118,14 +127,27 @@ struct TestSmtpServer::State : std::enable_shared_from_this<TestSmtpServer::Stat
       switch (ph) {
         case Phase::ehlo: r = sc.ehlo; break;
         case Phase::helo: r = sc.helo; break;
-        case Phase::mail: r = sc.mail; break;
-        case Phase::rcpt: r = sc.rcpt ? sc.rcpt(line) : "250 2.1.5 Ok"; break;
+        case Phase::mail:
+          r = sc.mail;
+          mail_ok = !r.empty() && r[0] == '2';
+          rcpt_ok = 0;
+          break;
+        case Phase::rcpt:
+          r = !mail_ok ? "503 5.5.1 Error: need MAIL command" : sc.rcpt ? sc.rcpt(line) : "250 2.1.5 Ok";
+          if (!r.empty() && r[0] == '2') ++rcpt_ok;
+          break;
         case Phase::quit:
           rec->quit = true;
           co_await reply(c, sc.quit);
           co_return close();
         case Phase::data: {
+          // As Postfix's smtpd answers DATA out of sequence (unless the
+          // script wants something else than the usual 354).
           r = sc.data;
+          if (!r.empty() && r[0] == '3') {
+            if (!mail_ok) r = "503 5.5.1 Error: need RCPT command";
+            else if (rcpt_ok == 0) r = "554 5.5.1 Error: no valid recipients";
+          }
           if (!co_await reply(c, r)) co_return;
           if (r.empty() || r[0] != '3') continue;
           // Message data until a line with a single dot.
@@ -134,7 +156,7 @@ struct TestSmtpServer::State : std::enable_shared_from_this<TestSmtpServer::Stat
             std::string dl;
             if (!co_await read_line(c, dl)) co_return;
             if (first && sc.drop_at == Phase::body) co_return close();
-            if (first && sc.stall_at == Phase::body) co_return co_await stall(c);
+            if (first && sc.stall_at == Phase::body) co_return co_await freeze();
             first = false;
             if (dl == ".") break;
             rec->data += dl + "\r\n";
@@ -148,6 +170,7 @@ struct TestSmtpServer::State : std::enable_shared_from_this<TestSmtpServer::Stat
           break;
         }
         default:
+          if (verb == "RSET") mail_ok = false;
           r = verb == "RSET" ? sc.rset : verb == "NOOP" ? "250 2.0.0 Ok" : "502 5.5.2 Error: command not recognized";
           break;
       }

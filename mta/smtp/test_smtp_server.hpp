@@ -42,7 +42,7 @@ struct Script {
   std::string rset = "250 2.0.0 Ok";
   std::string quit = "221 2.0.0 Bye";
   Phase drop_at = Phase::none;   // close without replying when this phase is reached
-  Phase stall_at = Phase::none;  // never reply from this phase on
+  Phase stall_at = Phase::none;  // never reply from this phase on (body: stop reading)
 };
 
 struct Recorded {
