@@ -433,7 +433,15 @@ awaitable<Selection> Delivery::resolve(const Destination& d, bool loop_detect) {
     }
     std::vector<HostLookup> hosts;
     for (const auto& m : sort_mx(mx.mx)) {
-      dns::Answer a = co_await lookup_addr(m.host, family);
+      dns::Answer a;
+      if (core::IpAddr::parse(m.host)) {
+        // A numeric "host name" in an MX record: Postfix uses the address.
+        a.status = dns::Status::ok;
+        a.canonical = m.host;
+        a.addrs.push_back(m.host);
+      } else {
+        a = co_await lookup_addr(m.host, family);
+      }
       hosts.push_back(HostLookup{m.host, m.pref, std::move(a)});
     }
     co_return order_mx(d.host, std::move(hosts), o, rnd);

@@ -684,6 +684,11 @@ TEST_F(SmtpAgentTest, ImplicitMxBracketedHostAndLiteral) {
   EXPECT_EQ(r[0].remote_mta, "dns; 127.0.0.2");
   EXPECT_EQ(dns_->log().size(), before) << "no DNS for an address literal";
 
+  // A numeric MX "host name" is used as the address, as Postfix does.
+  dns_->add("numericmx.test", "MX", "10 127.0.0.2");
+  r = deliver1("numericmx.test");
+  EXPECT_EQ(r[0].relay, relay("127.0.0.2", "127.0.0.2"));
+
   // The port from the destination overrides smtp_tcp_port.
   r = deliver1("[127.0.0.2]:" + std::to_string(port_));
   EXPECT_EQ(r[0].kind(), '2');
