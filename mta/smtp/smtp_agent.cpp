@@ -364,9 +364,11 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
       r.st = RState::kept;
       return;
     }
+    // Postfix reports a recipient failure with the time so far as delay d.
+    double saved = deliver_done_;
     if (deliver_done_ == 0) deliver_done_ = util::now_double();
     set_result(r, w, s, false);
-    deliver_done_ = 0;
+    deliver_done_ = saved;
   }
 
   // vsmtp_fill_dsn: a reply outside 4xx/5xx where a failure is reported is

@@ -791,3 +791,17 @@ TEST_F(SmtpAgentTest, ReloadTakesNewParameters) {
   deliver1();
   EXPECT_EQ(mx_->sessions()[2].commands[0], "EHLO reloaded.client.test") << "a bad reload keeps the old settings";
 }
+
+TEST_F(SmtpAgentTest, OwnResolverFromTheSystemConfiguration) {
+  // The daemon's constructor: a resolver of its own from /etc/resolv.conf.
+  // An address literal needs no DNS, so this works on any machine.
+  auto c = std::make_shared<core::Config>(core::Config::from_text(
+      "myhostname = client.test\ninet_interfaces = 127.0.0.1\nsmtp_tcp_port = " + std::to_string(port_) + "\n"));
+  agent_ = std::make_unique<smtp::SmtpAgent>(io_, c, "relay");
+  auto r = deliver1("[127.0.0.2]");
+  EXPECT_EQ(r[0].kind(), '2');
+  agent_->reload(c);
+  r = deliver1("[127.0.0.2]");
+  EXPECT_EQ(r[0].kind(), '2');
+  EXPECT_EQ(mx_->connections(), 2);
+}
