@@ -185,15 +185,24 @@ bool read_rr(Reader& r, Rr& rr, std::string& err) {
 
 std::string type_name(uint16_t type) {
   switch (type) {
-    case type_a: return "A";
-    case type_ns: return "NS";
-    case type_cname: return "CNAME";
-    case type_soa: return "SOA";
-    case type_ptr: return "PTR";
-    case type_mx: return "MX";
-    case type_txt: return "TXT";
-    case type_aaaa: return "AAAA";
-    default: return "TYPE" + std::to_string(type);
+    case type_a:
+      return "A";
+    case type_ns:
+      return "NS";
+    case type_cname:
+      return "CNAME";
+    case type_soa:
+      return "SOA";
+    case type_ptr:
+      return "PTR";
+    case type_mx:
+      return "MX";
+    case type_txt:
+      return "TXT";
+    case type_aaaa:
+      return "AAAA";
+    default:
+      return "TYPE" + std::to_string(type);
   }
 }
 
@@ -250,8 +259,7 @@ bool same_name(std::string_view a, std::string_view b) {
   if (!b.empty() && b.back() == '.') b.remove_suffix(1);
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
   return true;
 }
 
@@ -317,8 +325,8 @@ std::string reverse_name(std::string_view address) {
   if (a.size() > 5 && (a.compare(0, 5, "ipv6:") == 0 || a.compare(0, 5, "IPv6:") == 0)) a = a.substr(5);
   unsigned char b[16];
   if (::inet_pton(AF_INET, a.c_str(), b) == 1) {
-    return std::to_string(b[3]) + "." + std::to_string(b[2]) + "." + std::to_string(b[1]) + "." +
-           std::to_string(b[0]) + ".in-addr.arpa";
+    return std::to_string(b[3]) + "." + std::to_string(b[2]) + "." + std::to_string(b[1]) + "." + std::to_string(b[0]) +
+           ".in-addr.arpa";
   }
   if (::inet_pton(AF_INET6, a.c_str(), b) == 1) {
     static const char* hx = "0123456789abcdef";

@@ -82,8 +82,7 @@ ResolvConf parse_resolv_conf(std::string_view text, const std::string& file, std
 ResolvConf read_resolv_conf(const std::string& path, std::vector<std::string>* warnings) {
   std::ifstream in(path);
   if (!in) {
-    if (errno != ENOENT && warnings)
-      warnings->push_back(fmt::format("open {}: {}", path, std::strerror(errno)));
+    if (errno != ENOENT && warnings) warnings->push_back(fmt::format("open {}: {}", path, std::strerror(errno)));
     return parse_resolv_conf("", path, nullptr);
   }
   std::ostringstream ss;

@@ -37,26 +37,37 @@ bool Answer::temporary() const {
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::ok: return "NOERROR";
-    case Status::nxdomain: return "NXDOMAIN";
-    case Status::nodata: return "NODATA";
-    case Status::servfail: return "SERVFAIL";
-    case Status::timeout: return "TIMEOUT";
-    case Status::refused: return "REFUSED";
-    case Status::error: return "ERROR";
+    case Status::ok:
+      return "NOERROR";
+    case Status::nxdomain:
+      return "NXDOMAIN";
+    case Status::nodata:
+      return "NODATA";
+    case Status::servfail:
+      return "SERVFAIL";
+    case Status::timeout:
+      return "TIMEOUT";
+    case Status::refused:
+      return "REFUSED";
+    case Status::error:
+      return "ERROR";
   }
   return "ERROR";
 }
 
 std::string status_text(const Answer& a) {
   switch (a.status) {
-    case Status::ok: return "OK";
-    case Status::nxdomain: return "Host not found";
-    case Status::nodata: return "Host found but no data record of requested type";
+    case Status::ok:
+      return "OK";
+    case Status::nxdomain:
+      return "Host not found";
+    case Status::nodata:
+      return "Host found but no data record of requested type";
     case Status::error:
       if (a.why == Why::formerr) return "Non-recoverable error";
       return "Host not found, try again";
-    default: return "Host not found, try again";
+    default:
+      return "Host not found, try again";
   }
 }
 
@@ -369,9 +380,8 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
     a.canonical = std::move(name);
     a.qtype = type;
     ++pending;
-    net::post(io, [w = weak_from_this(), cb = std::move(cb), a = std::move(a)]() mutable {
-      finish(w, cb, std::move(a));
-    });
+    net::post(io,
+              [w = weak_from_this(), cb = std::move(cb), a = std::move(a)]() mutable { finish(w, cb, std::move(a)); });
   }
 
   // One query with CNAME following; `cb` gets the final Answer (not posted
@@ -448,12 +458,22 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
         }
         break;
       }
-      case ARES_ENODATA: a.status = Status::nodata; break;
-      case ARES_ENOTFOUND: a.status = Status::nxdomain; break;
-      case ARES_ESERVFAIL: a.status = Status::servfail; break;
+      case ARES_ENODATA:
+        a.status = Status::nodata;
+        break;
+      case ARES_ENOTFOUND:
+        a.status = Status::nxdomain;
+        break;
+      case ARES_ESERVFAIL:
+        a.status = Status::servfail;
+        break;
       case ARES_EREFUSED:
-      case ARES_ENOTIMP: a.status = Status::refused; break;
-      case ARES_ETIMEOUT: a.status = Status::timeout; break;
+      case ARES_ENOTIMP:
+        a.status = Status::refused;
+        break;
+      case ARES_ETIMEOUT:
+        a.status = Status::timeout;
+        break;
       case ARES_EFORMERR:
         a.status = Status::error;
         a.why = Why::formerr;

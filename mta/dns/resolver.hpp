@@ -73,13 +73,13 @@ enum class Status { ok, nxdomain, nodata, servfail, timeout, refused, error };
 // Why an answer is not what its status alone says.
 enum class Why {
   none,
-  invalid_name,   // the name asked for is not a host name (or is an address); status nxdomain
-  malformed,      // the reply could not be parsed (Postfix: retry later)
-  bad_data,       // a record's data was unusable, e.g. a malformed MX host name (Postfix: DNS_INVAL)
-  formerr,        // the server answered FORMERR (Postfix: non-recoverable)
-  unreachable,    // every server refused the connection (ICMP unreachable)
-  cname_loop,     // more than 10 CNAME hops
-  shutdown,       // the resolver was destroyed before the reply came
+  invalid_name,  // the name asked for is not a host name (or is an address); status nxdomain
+  malformed,     // the reply could not be parsed (Postfix: retry later)
+  bad_data,      // a record's data was unusable, e.g. a malformed MX host name (Postfix: DNS_INVAL)
+  formerr,       // the server answered FORMERR (Postfix: non-recoverable)
+  unreachable,   // every server refused the connection (ICMP unreachable)
+  cname_loop,    // more than 10 CNAME hops
+  shutdown,      // the resolver was destroyed before the reply came
 };
 
 struct Mx {
@@ -90,12 +90,12 @@ struct Mx {
 struct Answer {
   Status status = Status::error;
   Why why = Why::none;
-  std::vector<Mx> mx;               // MX lookups, answer order
-  std::vector<std::string> addrs;   // A/AAAA lookups: printable addresses (A first)
-  std::vector<std::string> names;   // PTR lookups
-  std::string canonical;            // the name the status is about (after CNAMEs)
-  uint16_t qtype = 0;               // the type the status is about
-  bool null_mx = false;             // MX lookups: "MX 0 ." present (RFC 7505)
+  std::vector<Mx> mx;              // MX lookups, answer order
+  std::vector<std::string> addrs;  // A/AAAA lookups: printable addresses (A first)
+  std::vector<std::string> names;  // PTR lookups
+  std::string canonical;           // the name the status is about (after CNAMEs)
+  uint16_t qtype = 0;              // the type the status is about
+  bool null_mx = false;            // MX lookups: "MX 0 ." present (RFC 7505)
   // A temporary failure (Postfix: DNS_RETRY), as opposed to "does not exist"
   // or a permanent server/data error.
   bool temporary() const;

@@ -144,7 +144,8 @@ TEST_F(ResolverTest, FirstQueriesFailThenAnswer) {
 }
 
 TEST_F(ResolverTest, TruncatedUdpReplyIsRetriedOverTcp) {
-  for (int i = 1; i <= 40; ++i) srv_->add("big.example", "MX", std::to_string(i) + " mx" + std::to_string(i) + ".big.example");
+  for (int i = 1; i <= 40; ++i)
+    srv_->add("big.example", "MX", std::to_string(i) + " mx" + std::to_string(i) + ".big.example");
   srv_->rule("big.example", "MX", Fault{Fault::truncate});
   auto a = mx("big.example");
   EXPECT_EQ(a.status, Status::ok);

@@ -37,12 +37,18 @@ uint16_t type_code(const std::string& t) {
 
 std::string type_str(uint16_t t) {
   switch (t) {
-    case 1: return "A";
-    case 5: return "CNAME";
-    case 12: return "PTR";
-    case 15: return "MX";
-    case 28: return "AAAA";
-    default: return "TYPE" + std::to_string(t);
+    case 1:
+      return "A";
+    case 5:
+      return "CNAME";
+    case 12:
+      return "PTR";
+    case 15:
+      return "MX";
+    case 28:
+      return "AAAA";
+    default:
+      return "TYPE" + std::to_string(t);
   }
 }
 
@@ -116,8 +122,7 @@ bool parse_query(const uint8_t* d, size_t n, Query& q) {
 }  // namespace
 
 struct TestDnsServer::State : std::enable_shared_from_this<TestDnsServer::State> {
-  State(net::io_context& i, const std::string& a)
-      : io(i), addr(a), udp(i), acceptor(i) {}
+  State(net::io_context& i, const std::string& a) : io(i), addr(a), udp(i), acceptor(i) {}
 
   net::io_context& io;
   std::string addr;
@@ -226,12 +231,18 @@ struct TestDnsServer::State : std::enable_shared_from_this<TestDnsServer::State>
     Fault f = fault_for(q);
     delay_ms = f.delay_ms;
     switch (f.kind) {
-      case Fault::drop: return {};
-      case Fault::nxdomain: return {reply(q, 3, false, false)};
-      case Fault::nodata: return {reply(q, 0, true, false)};
-      case Fault::servfail: return {reply(q, 2, false, false)};
-      case Fault::refused: return {reply(q, 5, false, false)};
-      case Fault::formerr: return {reply(q, 1, false, false)};
+      case Fault::drop:
+        return {};
+      case Fault::nxdomain:
+        return {reply(q, 3, false, false)};
+      case Fault::nodata:
+        return {reply(q, 0, true, false)};
+      case Fault::servfail:
+        return {reply(q, 2, false, false)};
+      case Fault::refused:
+        return {reply(q, 5, false, false)};
+      case Fault::formerr:
+        return {reply(q, 1, false, false)};
       case Fault::truncate:
         if (udp_transport) return {reply(q, 0, false, true)};
         break;
@@ -289,8 +300,7 @@ struct TestDnsServer::State : std::enable_shared_from_this<TestDnsServer::State>
       Query q;
       if (!parse_query(buf, n, q)) continue;
       int delay = 0;
-      for (auto& r : answer(q, true, delay))
-        net::co_spawn(io, send_udp(std::move(r), from, delay), net::detached);
+      for (auto& r : answer(q, true, delay)) net::co_spawn(io, send_udp(std::move(r), from, delay), net::detached);
     }
   }
 
@@ -401,8 +411,8 @@ void TestDnsServer::clear() {
 std::vector<QueryRecord> TestDnsServer::log() const { return st_->log; }
 
 int TestDnsServer::queries(const std::string& transport) const {
-  return static_cast<int>(std::count_if(st_->log.begin(), st_->log.end(),
-                                        [&](const QueryRecord& r) { return r.transport == transport; }));
+  return static_cast<int>(
+      std::count_if(st_->log.begin(), st_->log.end(), [&](const QueryRecord& r) { return r.transport == transport; }));
 }
 
 std::string TestDnsServer::resolv_conf_text(int timeout, int attempts) const {

@@ -90,14 +90,15 @@ std::vector<dns::Mx> sort_mx(std::vector<dns::Mx> mx) {
 }
 
 std::string lookup_failure_dsn(const dns::Answer& a, bool had_soft) {
-  if (a.temporary()) return "4.4.3";  // DNS_RETRY
+  if (a.temporary()) return "4.4.3";                                                                      // DNS_RETRY
   if (a.status == dns::Status::error && a.why == dns::Why::formerr) return had_soft ? "4.4.3" : "5.4.3";  // DNS_FAIL
   return had_soft ? "4.4.4" : "5.4.4";  // DNS_NOTFOUND, DNS_INVAL
 }
 
 Selection order_mx(std::string_view domain, std::vector<HostLookup> hosts, const SelectOptions& o, const Random& rnd) {
   Selection s;
-  std::stable_sort(hosts.begin(), hosts.end(), [](const HostLookup& a, const HostLookup& b) { return a.pref < b.pref; });
+  std::stable_sort(hosts.begin(), hosts.end(),
+                   [](const HostLookup& a, const HostLookup& b) { return a.pref < b.pref; });
   const int best_pref = hosts.empty() ? -1 : hosts.front().pref;
   std::vector<ServerAddr> list;
   for (const auto& h : hosts) {

@@ -64,14 +64,14 @@ struct HostLookup {
 };
 
 struct SelectOptions {
-  bool randomize = true;                                // smtp_randomize_addresses
+  bool randomize = true;                                  // smtp_randomize_addresses
   AddressPreference preference = AddressPreference::any;  // smtp_address_preference
-  int address_limit = 5;                                // smtp_mx_address_limit (0: none)
-  bool balance = true;                                  // smtp_balance_inet_protocols
-  bool loop_detect = true;                              // only when the port is 25
-  bool defer_if_no_mx_address = false;                  // smtp_defer_if_no_mx_address_found
-  bool ipv4 = true, ipv6 = true;                        // inet_protocols
-  std::vector<core::IpAddr> own;                        // inet_interfaces + proxy_interfaces
+  int address_limit = 5;                                  // smtp_mx_address_limit (0: none)
+  bool balance = true;                                    // smtp_balance_inet_protocols
+  bool loop_detect = true;                                // only when the port is 25
+  bool defer_if_no_mx_address = false;                    // smtp_defer_if_no_mx_address_found
+  bool ipv4 = true, ipv6 = true;                          // inet_protocols
+  std::vector<core::IpAddr> own;                          // inet_interfaces + proxy_interfaces
 };
 
 struct Selection {

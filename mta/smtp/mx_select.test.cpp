@@ -174,8 +174,8 @@ TEST(MxSelectTest, AddressPreferenceAndProtocols) {
   auto o = opts();
   o.preference = AddressPreference::ipv6;
   auto s = order_mx("example.com", hosts, o, nullptr);
-  EXPECT_EQ(order(s), (std::vector<std::string>{"mx/2001:db8::1/10", "mx/2001:db8::2/10", "mx/192.0.2.1/10",
-                                                "mx/192.0.2.2/10"}));
+  EXPECT_EQ(order(s),
+            (std::vector<std::string>{"mx/2001:db8::1/10", "mx/2001:db8::2/10", "mx/192.0.2.1/10", "mx/192.0.2.2/10"}));
   o.preference = AddressPreference::ipv4;
   s = order_mx("example.com", hosts, o, nullptr);
   EXPECT_EQ(s.addrs.front().addr.str(), "192.0.2.1");

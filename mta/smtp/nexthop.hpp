@@ -27,8 +27,8 @@
 namespace mta::smtp {
 
 struct Destination {
-  std::string text;       // as written ("[mail.example.com]:587")
-  std::string host;       // without brackets, port and "ipv6:" ("mail.example.com", "2001:db8::1")
+  std::string text;  // as written ("[mail.example.com]:587")
+  std::string host;  // without brackets, port and "ipv6:" ("mail.example.com", "2001:db8::1")
   uint16_t port = 25;
   bool bracketed = false;  // [..]: no MX lookup
   bool numeric = false;    // host is an IP address

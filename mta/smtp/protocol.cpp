@@ -84,8 +84,10 @@ Reply ReplyReader::take() {
 std::string first_word(const Reply& r) {
   if (r.lines.empty()) return "";
   std::string_view l = r.lines[0];
-  if (l.size() > 4) l.remove_prefix(4);
-  else return "";
+  if (l.size() > 4)
+    l.remove_prefix(4);
+  else
+    return "";
   auto words = util::split_any(l, " \t");
   return words.empty() ? "" : words[0];
 }
@@ -102,11 +104,16 @@ Features parse_ehlo(const Reply& r) {
       continue;
     }
     const std::string& kw = words[0];
-    if (util::iequals(kw, "PIPELINING")) f.pipelining = true;
-    else if (util::iequals(kw, "8BITMIME")) f.eightbitmime = true;
-    else if (util::iequals(kw, "DSN")) f.dsn = true;
-    else if (util::iequals(kw, "SMTPUTF8")) f.smtputf8 = true;
-    else if (util::iequals(kw, "STARTTLS")) f.starttls = true;
+    if (util::iequals(kw, "PIPELINING"))
+      f.pipelining = true;
+    else if (util::iequals(kw, "8BITMIME"))
+      f.eightbitmime = true;
+    else if (util::iequals(kw, "DSN"))
+      f.dsn = true;
+    else if (util::iequals(kw, "SMTPUTF8"))
+      f.smtputf8 = true;
+    else if (util::iequals(kw, "STARTTLS"))
+      f.starttls = true;
     else if (util::iequals(kw, "SIZE")) {
       f.size = true;
       unsigned long long v = 0;
@@ -137,8 +144,10 @@ std::string mail_command(std::string_view sender, const MailParams& p, const Fea
   std::string cmd = "MAIL FROM:<" + std::string(sender) + ">";
   if (f.size) cmd += " SIZE=" + std::to_string(p.size);
   if (f.eightbitmime) {
-    if (p.body == "8BITMIME") cmd += " BODY=8BITMIME";
-    else if (p.body == "7BIT") cmd += " BODY=7BIT";
+    if (p.body == "8BITMIME")
+      cmd += " BODY=8BITMIME";
+    else if (p.body == "7BIT")
+      cmd += " BODY=7BIT";
   }
   if (f.dsn) {
     if (!p.envid.empty()) cmd += " ENVID=" + core::xtext_encode(p.envid);

@@ -45,8 +45,7 @@ TEST(ProtocolTest, MultiLineRepliesAreJoinedAndCleaned) {
 
 TEST(ProtocolTest, EhloFeatures) {
   auto r = read({"250-mx.example.com Hello", "250-PIPELINING", "250-SIZE 10240000", "250-VRFY", "250-ETRN",
-                 "250-STARTTLS", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-DSN", "250-SMTPUTF8",
-                 "250 CHUNKING"});
+                 "250-STARTTLS", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-DSN", "250-SMTPUTF8", "250 CHUNKING"});
   auto f = parse_ehlo(r);
   EXPECT_EQ(f.server_name, "mx.example.com");
   EXPECT_TRUE(f.pipelining);
@@ -73,9 +72,9 @@ TEST(ProtocolTest, MailAndRcptParameters) {
             "MAIL FROM:<alice@example.com> SIZE=1234 BODY=8BITMIME ENVID=id+2B1+3Dx RET=HDRS");
   EXPECT_EQ(mail_command("", MailParams{10, "", "", ""}, all), "MAIL FROM:<> SIZE=10");
   EXPECT_EQ(rcpt_command("bob@example.com", "rfc822;bob@example.com", 0, none), "RCPT TO:<bob@example.com>");
-  EXPECT_EQ(rcpt_command("bob@example.com", "rfc822;b+o=b@example.com", core::notify_success | core::notify_failure,
-                         all),
-            "RCPT TO:<bob@example.com> ORCPT=rfc822;b+2Bo+3Db@example.com NOTIFY=SUCCESS,FAILURE");
+  EXPECT_EQ(
+      rcpt_command("bob@example.com", "rfc822;b+o=b@example.com", core::notify_success | core::notify_failure, all),
+      "RCPT TO:<bob@example.com> ORCPT=rfc822;b+2Bo+3Db@example.com NOTIFY=SUCCESS,FAILURE");
   EXPECT_EQ(notify_param(core::notify_never), "NEVER");
   EXPECT_EQ(notify_param(core::notify_delay | core::notify_failure | core::notify_success), "SUCCESS,FAILURE,DELAY");
   EXPECT_TRUE(has_8bit("caf\xc3\xa9"));

@@ -95,10 +95,14 @@ Settings load_settings(const core::Config& c) {
   auto& o = s.select;
   o.randomize = c.get_bool("smtp_randomize_addresses");
   std::string pref = util::lower(c.get("smtp_address_preference"));
-  if (pref == "any") o.preference = AddressPreference::any;
-  else if (pref == "ipv4") o.preference = AddressPreference::ipv4;
-  else if (pref == "ipv6") o.preference = AddressPreference::ipv6;
-  else bad(c, "smtp_address_preference", fmt::format("bad smtp_address_preference value: {}", pref));
+  if (pref == "any")
+    o.preference = AddressPreference::any;
+  else if (pref == "ipv4")
+    o.preference = AddressPreference::ipv4;
+  else if (pref == "ipv6")
+    o.preference = AddressPreference::ipv6;
+  else
+    bad(c, "smtp_address_preference", fmt::format("bad smtp_address_preference value: {}", pref));
   o.address_limit = s.mx_address_limit;
   o.balance = c.get_bool("smtp_balance_inet_protocols");
   o.defer_if_no_mx_address = c.get_bool("smtp_defer_if_no_mx_address_found");
@@ -109,8 +113,8 @@ Settings load_settings(const core::Config& c) {
   for (const auto& m : c.get_list("smtp_host_lookup")) {
     std::string v = util::lower(m);
     if (v == "native")
-      s.warnings.push_back(fmt::format("{}: smtp_host_lookup = native is not supported; using dns",
-                                       c.where("smtp_host_lookup")));
+      s.warnings.push_back(
+          fmt::format("{}: smtp_host_lookup = native is not supported; using dns", c.where("smtp_host_lookup")));
     else if (v != "dns")
       bad(c, "smtp_host_lookup", fmt::format("bad smtp_host_lookup value: {}", m));
   }

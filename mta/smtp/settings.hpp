@@ -47,8 +47,8 @@ struct Settings {
   bool skip_5xx_greeting = true;
   bool never_send_ehlo = false;
   bool always_send_ehlo = true;
-  size_t line_length_limit = 998;     // smtp_line_length_limit (0: none)
-  size_t reply_line_limit = 2048;     // line_length_limit
+  size_t line_length_limit = 998;  // smtp_line_length_limit (0: none)
+  size_t reply_line_limit = 2048;  // line_length_limit
   std::vector<std::string> fallback_relay;
   std::optional<core::IpAddr> bind_address, bind_address6;
   bool bind_enforce = false;

@@ -77,10 +77,11 @@ TEST(SettingsTest, ValuesFromMainCf) {
 }
 
 TEST(SettingsTest, BadValuesNameTheFileAndLine) {
-  EXPECT_EQ(error_of("smtp_address_preference = ipv5\n"),
-            "main.cf, line 3: bad smtp_address_preference value: ipv5");
-  EXPECT_EQ(error_of("\nsmtp_bind_address = 10.0.0.300\n"), "main.cf, line 4: bad smtp_bind_address parameter: 10.0.0.300");
-  EXPECT_EQ(error_of("smtp_bind_address = 2001:db8::1\n"), "main.cf, line 3: bad smtp_bind_address parameter: 2001:db8::1");
+  EXPECT_EQ(error_of("smtp_address_preference = ipv5\n"), "main.cf, line 3: bad smtp_address_preference value: ipv5");
+  EXPECT_EQ(error_of("\nsmtp_bind_address = 10.0.0.300\n"),
+            "main.cf, line 4: bad smtp_bind_address parameter: 10.0.0.300");
+  EXPECT_EQ(error_of("smtp_bind_address = 2001:db8::1\n"),
+            "main.cf, line 3: bad smtp_bind_address parameter: 2001:db8::1");
   EXPECT_EQ(error_of("smtp_tcp_port = nosuch\n"),
             "main.cf, line 3: bad smtp_tcp_port value: nosuch: unknown service: nosuch/tcp");
   EXPECT_EQ(error_of("inet_protocols = ipx\n"), "main.cf, line 3: bad inet_protocols value: ipx");

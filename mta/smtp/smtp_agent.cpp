@@ -43,14 +43,14 @@ class Conn : public std::enable_shared_from_this<Conn> {
   explicit Conn(net::io_context& io) : sock_(io), timer_(io) {}
 
   struct BindResult {
-    std::string warning;  // "bind 192.0.2.1: Cannot assign requested address"
+    std::string warning;   // "bind 192.0.2.1: Cannot assign requested address"
     bool refused = false;  // bind failed and it is enforced: not connected
   };
 
   // `bind_ep`: the source address. A bind failure is a warning, or with
   // `enforce` the end of this attempt.
-  awaitable<error_code> connect(tcp::endpoint ep, std::optional<tcp::endpoint> bind_ep, seconds timeout,
-                                bool enforce, BindResult& bind) {
+  awaitable<error_code> connect(tcp::endpoint ep, std::optional<tcp::endpoint> bind_ep, seconds timeout, bool enforce,
+                                BindResult& bind) {
     error_code ec;
     sock_.open(ep.protocol(), ec);
     if (ec) co_return ec;
@@ -263,8 +263,8 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
       r.index = req_.rcpts[i];
       const core::Recipient* er = r.index < env.rcpts.size() ? &env.rcpts[r.index] : nullptr;
       r.address = i < req_.addresses.size() && !req_.addresses[i].empty() ? req_.addresses[i]
-                  : er                                                  ? er->address
-                                                                        : std::string();
+                  : er                                                    ? er->address
+                                                                          : std::string();
       if (er) {
         r.notify = er->notify;
         r.orcpt = !er->dsn_orcpt.empty() ? er->dsn_orcpt : "rfc822;" + (er->orig.empty() ? er->address : er->orig);
@@ -382,8 +382,12 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
     return w;
   }
 
-  void site_fail(Session& s, const Reply& r, std::string reason) { bulk_fail(server_why(s, r, std::move(reason)), &s, true); }
-  void mesg_fail(Session& s, const Reply& r, std::string reason) { bulk_fail(server_why(s, r, std::move(reason)), &s, false); }
+  void site_fail(Session& s, const Reply& r, std::string reason) {
+    bulk_fail(server_why(s, r, std::move(reason)), &s, true);
+  }
+  void mesg_fail(Session& s, const Reply& r, std::string reason) {
+    bulk_fail(server_why(s, r, std::move(reason)), &s, false);
+  }
 
   // smtp_stream_except: lost connection or timeout in a phase.
   void stream_except(Session& s, const error_code& ec, const char* desc) {
@@ -402,8 +406,8 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   core::DeliveryDone done_;
   std::string svc_;
   std::vector<Rcpt> rcpts_;
-  Why why_;                     // the last failure (connect, lookup)
-  bool final_server_ = false;   // errors here are final (Postfix FINAL_SERVER)
+  Why why_;                    // the last failure (connect, lookup)
+  bool final_server_ = false;  // errors here are final (Postfix FINAL_SERVER)
   double t0_ = 0, setup_done_ = 0, deliver_done_ = 0;
   bool finished_ = false;
 };
@@ -520,8 +524,7 @@ awaitable<bool> Delivery::helo(Session& s) {
     auto words = util::split_any(l.size() > 4 ? l.substr(4) : std::string_view{}, " \t");
     for (size_t n = 0; n < words.size(); ++n) {
       if (n == 0 && util::iequals(words[0], st.myhostname)) {
-        if (s.loop_detect)
-          log::warn(svc_, "host {} greeted me with my own hostname {}", s.namaddrport, st.myhostname);
+        if (s.loop_detect) log::warn(svc_, "host {} greeted me with my own hostname {}", s.namaddrport, st.myhostname);
       } else if (util::iequals(words[n], "ESMTP")) {
         s.esmtp = true;
       }
@@ -547,8 +550,9 @@ awaitable<bool> Delivery::helo(Session& s) {
       s.feat = parse_ehlo(r);
       if (s.loop_detect && util::iequals(s.feat.server_name, st.myhostname)) {
         log::warn(svc_, "host {} replied to HELO/EHLO with my own hostname {}", s.namaddrport, st.myhostname);
-        bulk_fail(Why{s.best_mx ? "5.4.6" : "4.4.6", fmt::format("mail for {} loops back to myself", req_.nexthop), "", ""},
-                  &s, true);
+        bulk_fail(
+            Why{s.best_mx ? "5.4.6" : "4.4.6", fmt::format("mail for {} loops back to myself", req_.nexthop), "", ""},
+            &s, true);
         co_return false;
       }
     }

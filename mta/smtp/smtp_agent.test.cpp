@@ -202,8 +202,9 @@ TEST_F(SmtpAgentTest, DotStuffingCrlfAndLongLines) {
   std::string content = "Subject: dots\n\n.leading dot\n..two\n.\nline " + std::string(30, 'x') + "\nend";
   auto r = deliver(message({"bob@example.test"}, content));
   EXPECT_EQ(r[0].kind(), '2');
-  EXPECT_EQ(mx_->sessions()[0].data,
-            "Subject: dots\r\n\r\n..leading dot\r\n...two\r\n..\r\nline xxxxxxxxxxxxxxx\r\n xxxxxxxxxxxxxxx\r\nend\r\n");
+  EXPECT_EQ(
+      mx_->sessions()[0].data,
+      "Subject: dots\r\n\r\n..leading dot\r\n...two\r\n..\r\nline xxxxxxxxxxxxxxx\r\n xxxxxxxxxxxxxxx\r\nend\r\n");
 }
 
 TEST_F(SmtpAgentTest, DsnParametersAndEightBit) {
@@ -286,7 +287,8 @@ TEST_F(SmtpAgentTest, MailFromSoftRejectionDefers) {
   agent();
   auto r = deliver1();
   EXPECT_EQ(r[0].dsn, "4.3.0");
-  EXPECT_EQ(r[0].reason, "host mx.example.test[127.0.0.2] said: 451 4.3.0 Try again later (in reply to MAIL FROM command)");
+  EXPECT_EQ(r[0].reason,
+            "host mx.example.test[127.0.0.2] said: 451 4.3.0 Try again later (in reply to MAIL FROM command)");
   EXPECT_FALSE(r[0].dead_destination) << "a message-level failure does not suspend the destination";
 }
 
@@ -380,7 +382,8 @@ TEST_F(SmtpAgentTest, GreetingRefusals) {
   agent();
   auto r = deliver1();
   EXPECT_EQ(r[0].dsn, "4.3.2") << "a 5xx greeting is softened (smtp_skip_5xx_greeting)";
-  EXPECT_EQ(r[0].reason, "host mx.example.test[127.0.0.2] refused to talk to me: 554 5.3.2 mx.test Service unavailable");
+  EXPECT_EQ(r[0].reason,
+            "host mx.example.test[127.0.0.2] refused to talk to me: 554 5.3.2 mx.test Service unavailable");
   EXPECT_EQ(r[0].relay, relay("mx.example.test", "127.0.0.2"));
   EXPECT_EQ(r[0].diagnostic, "smtp; 554 5.3.2 mx.test Service unavailable");
   EXPECT_TRUE(r[0].dead_destination);

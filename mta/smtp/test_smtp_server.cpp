@@ -125,8 +125,12 @@ struct TestSmtpServer::State : std::enable_shared_from_this<TestSmtpServer::Stat
       }
       std::string r;
       switch (ph) {
-        case Phase::ehlo: r = sc.ehlo; break;
-        case Phase::helo: r = sc.helo; break;
+        case Phase::ehlo:
+          r = sc.ehlo;
+          break;
+        case Phase::helo:
+          r = sc.helo;
+          break;
         case Phase::mail:
           r = sc.mail;
           mail_ok = !r.empty() && r[0] == '2';
@@ -145,8 +149,10 @@ struct TestSmtpServer::State : std::enable_shared_from_this<TestSmtpServer::Stat
           // script wants something else than the usual 354).
           r = sc.data;
           if (!r.empty() && r[0] == '3') {
-            if (!mail_ok) r = "503 5.5.1 Error: need RCPT command";
-            else if (rcpt_ok == 0) r = "554 5.5.1 Error: no valid recipients";
+            if (!mail_ok)
+              r = "503 5.5.1 Error: need RCPT command";
+            else if (rcpt_ok == 0)
+              r = "554 5.5.1 Error: no valid recipients";
           }
           if (!co_await reply(c, r)) co_return;
           if (r.empty() || r[0] != '3') continue;
