@@ -1,0 +1,911 @@
+#include "smtp/smtp_agent.hpp"
+
+#include "dns/resolver.hpp"
+#include "smtp/nexthop.hpp"
+#include "smtp/protocol.hpp"
+#include "smtp/settings.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+
+// GCC 12 reports a false -Wnull-dereference inside Asio's epoll reactor
+// (scheduler::compensating_work_started) wherever a socket is used; the
+// pragma covers only the Asio headers, not this file's code.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include "util/asio.hpp"
+#pragma GCC diagnostic pop
+
+#include <fmt/core.h>
+#include <netinet/in.h>
+
+#include <optional>
+
+namespace mta::smtp {
+namespace {
+
+using util::awaitable;
+using util::use_awaitable;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+using std::chrono::seconds;
+
+// PIPELINING: how much we write before reading replies (Postfix's
+// PIPELINING_BUFSIZE, the VSTREAM buffer size).
+constexpr size_t pipelining_bufsize = 4096;
+
+// ---------------------------------------------------------------------------
+// One TCP connection with a deadline per operation. A timer cancels the
+// socket when the deadline passes; the generation counter keeps a late timer
+// from cancelling the next operation.
+class Conn : public std::enable_shared_from_this<Conn> {
+ public:
+  explicit Conn(net::io_context& io) : sock_(io), timer_(io) {}
+
+  struct BindResult {
+    std::string warning;   // "bind 192.0.2.1: Cannot assign requested address"
+    bool refused = false;  // bind failed and it is enforced: not connected
+  };
+
+  // `bind_ep`: the source address. A bind failure is a warning, or with
+  // `enforce` the end of this attempt.
+  awaitable<error_code> connect(tcp::endpoint ep, std::optional<tcp::endpoint> bind_ep, seconds timeout, bool enforce,
+                                BindResult& bind) {
+    error_code ec;
+    sock_.open(ep.protocol(), ec);
+    if (ec) co_return ec;
+    if (bind_ep) {
+      sock_.bind(*bind_ep, ec);
+      if (ec) {
+        bind.warning = fmt::format("bind {}: {}", bind_ep->address().to_string(), ec.message());
+        if (enforce) {
+          bind.refused = true;
+          co_return ec;
+        }
+        // Postfix goes on with the socket unbound; so must we, on a fresh one.
+        sock_.close(ec);
+        sock_.open(ep.protocol(), ec);
+        if (ec) co_return ec;
+      }
+    }
+    arm(timeout);
+    co_await sock_.async_connect(ep, net::redirect_error(use_awaitable, ec));
+    co_return disarm(ec);
+  }
+
+  // The data is copied before the first suspension, so callers may pass
+  // literals and short-lived strings.
+  awaitable<error_code> write(std::string_view data, seconds timeout) {
+    wbuf_.assign(data);
+    error_code ec;
+    arm(timeout);
+    co_await net::async_write(sock_, net::buffer(wbuf_), net::redirect_error(use_awaitable, ec));
+    co_return disarm(ec);
+  }
+
+  // Reads one complete reply (all its lines). Lines over `limit` keep their
+  // first `limit` bytes; the rest of such a line is skipped (Postfix
+  // smtp_get with SMTP_GET_FLAG_SKIP).
+  awaitable<error_code> read_reply(Reply& out, seconds timeout, size_t limit) {
+    ReplyReader rr(limit);
+    char tmp[4096];
+    for (;;) {
+      while (!rbuf_.empty()) {
+        size_t nl = rbuf_.find('\n');
+        if (discard_) {
+          if (nl == std::string::npos) {
+            rbuf_.clear();
+            break;
+          }
+          rbuf_.erase(0, nl + 1);
+          discard_ = false;
+          continue;
+        }
+        if (nl == std::string::npos) {
+          if (rbuf_.size() <= limit) break;
+          std::string line = rbuf_.substr(0, limit);
+          rbuf_.erase(0, limit);
+          discard_ = true;
+          if (rr.feed(line)) {
+            out = rr.take();
+            co_return error_code{};
+          }
+          continue;
+        }
+        std::string line = rbuf_.substr(0, nl);
+        rbuf_.erase(0, nl + 1);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (rr.feed(line)) {
+          out = rr.take();
+          co_return error_code{};
+        }
+      }
+      error_code ec;
+      arm(timeout);
+      size_t n = co_await sock_.async_read_some(net::buffer(tmp), net::redirect_error(use_awaitable, ec));
+      ec = disarm(ec);
+      if (ec) co_return ec;
+      rbuf_.append(tmp, n);
+    }
+  }
+
+  void close() {
+    ++gen_;
+    error_code ec;
+    timer_.cancel();
+    sock_.close(ec);
+  }
+
+ private:
+  void arm(seconds t) {
+    ++gen_;
+    timed_out_ = false;
+    if (t.count() <= 0) {
+      timer_.cancel();
+      return;
+    }
+    timer_.expires_after(t);
+    timer_.async_wait([w = weak_from_this(), g = gen_](const error_code& ec) {
+      if (ec) return;
+      auto self = w.lock();
+      if (!self || self->gen_ != g) return;
+      self->timed_out_ = true;
+      error_code ig;
+      self->sock_.cancel(ig);
+    });
+  }
+
+  error_code disarm(error_code ec) {
+    ++gen_;
+    timer_.cancel();
+    if (ec == net::error::operation_aborted && timed_out_) return net::error::timed_out;
+    return ec;
+  }
+
+  tcp::socket sock_;
+  net::steady_timer timer_;
+  unsigned gen_ = 0;
+  bool timed_out_ = false;
+  bool discard_ = false;
+  std::string rbuf_;
+  std::string wbuf_;
+};
+
+// Wraps a resolver call as an awaitable.
+//
+// GCC 12 destroys a capturing lambda twice when it is created inside a
+// co_await expression (double free); so in this file closures and other
+// non-trivial temporaries are made before the co_await, never in it.
+using DnsStart = std::function<void(dns::Resolver::Callback)>;
+awaitable<dns::Answer> await_dns(const DnsStart& start) {
+  auto init = [&start](auto handler) {
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    start([h](dns::Answer a) { (*h)(std::move(a)); });
+  };
+  co_return co_await net::async_initiate<decltype(use_awaitable), void(dns::Answer)>(init, use_awaitable);
+}
+
+std::string error_text(const error_code& ec) {
+  if (ec == net::error::timed_out) return "Connection timed out";
+  return ec.message();
+}
+
+bool is_eof_like(const error_code& ec) { return ec != net::error::timed_out; }
+
+// What every delivery of one agent shares; replaced pieces (settings) are
+// shared_ptrs so that a reload does not disturb deliveries in flight.
+struct AgentState {
+  AgentState(net::io_context& i, std::string t) : io(i), transport(std::move(t)) {}
+  net::io_context& io;
+  std::string transport;
+  std::shared_ptr<const core::Config> cfg;
+  std::shared_ptr<const Settings> settings;
+  std::shared_ptr<dns::Resolver> resolver;
+  bool own_resolver = false;
+  Random random;
+  size_t active = 0;
+};
+
+enum class RState { pending, kept, done };
+
+struct Rcpt {
+  size_t index = 0;     // into msg->env.rcpts
+  std::string address;  // for RCPT TO
+  std::string orcpt;    // "rfc822;..."
+  unsigned notify = 0;
+  RState st = RState::pending;
+  core::DeliveryResult result;
+};
+
+// A failure as Postfix's DSN_BUF holds it.
+struct Why {
+  std::string dsn;
+  std::string reason;
+  std::string mta;   // remote MTA host name ("" = none)
+  std::string diag;  // server reply ("" = none)
+  bool has() const { return !dsn.empty(); }
+};
+
+struct Session {
+  std::shared_ptr<Conn> conn;
+  std::string host, addr;
+  uint16_t port = 25;
+  std::string namaddr, namaddrport;
+  Features feat;
+  bool esmtp = false;
+  bool best_mx = false;
+  bool loop_detect = false;
+  bool broken = false;  // an I/O error or timeout: no QUIT
+};
+
+struct Phase {
+  const char* desc;     // "while ..." in lost-connection texts
+  const char* request;  // "(in reply to ...)"
+};
+constexpr Phase ph_mail{"sending MAIL FROM", "MAIL FROM command"};
+constexpr Phase ph_rcpt{"sending RCPT TO", "RCPT TO command"};
+constexpr Phase ph_data{"sending DATA command", "DATA command"};
+constexpr Phase ph_dot{"sending end of data -- message may be sent more than once", "end of DATA command"};
+
+class Delivery : public std::enable_shared_from_this<Delivery> {
+ public:
+  Delivery(std::shared_ptr<AgentState> agent, core::DeliveryRequest req, core::DeliveryDone done)
+      : agent_(std::move(agent)),
+        set_(agent_->settings),
+        resolver_(agent_->resolver),
+        req_(std::move(req)),
+        done_(std::move(done)),
+        svc_(agent_->transport),
+        t0_(util::now_double()) {
+    const auto& env = req_.msg->env;
+    for (size_t i = 0; i < req_.rcpts.size(); ++i) {
+      Rcpt r;
+      r.index = req_.rcpts[i];
+      const core::Recipient* er = r.index < env.rcpts.size() ? &env.rcpts[r.index] : nullptr;
+      r.address = i < req_.addresses.size() && !req_.addresses[i].empty() ? req_.addresses[i]
+                  : er                                                    ? er->address
+                                                                          : std::string();
+      if (er) {
+        r.notify = er->notify;
+        r.orcpt = !er->dsn_orcpt.empty() ? er->dsn_orcpt : "rfc822;" + (er->orig.empty() ? er->address : er->orig);
+      }
+      rcpts_.push_back(std::move(r));
+    }
+    ++agent_->active;
+  }
+
+  awaitable<void> run();
+
+  // Every recipient not yet reported gets `w` (used when something threw).
+  void fail_remaining(const Why& w) {
+    final_server_ = true;
+    for (auto& r : rcpts_)
+      if (r.st != RState::done) r.st = RState::pending;
+    bulk_fail(w, nullptr, false);
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    --agent_->active;
+    std::vector<core::DeliveryResult> out;
+    for (auto& r : rcpts_) {
+      r.result.rcpt = r.index;
+      out.push_back(std::move(r.result));
+    }
+    auto done = std::move(done_);
+    done(std::move(out));
+  }
+
+ private:
+  const std::string& id() const { return req_.msg->env.id; }
+  size_t left() const {
+    size_t n = 0;
+    for (const auto& r : rcpts_)
+      if (r.st == RState::pending) ++n;
+    return n;
+  }
+
+  awaitable<Selection> resolve(const Destination& d, bool loop_detect);
+  awaitable<dns::Answer> lookup_addr(const std::string& host, int family) {
+    const DnsStart start = [r = resolver_, host, family](dns::Resolver::Callback cb) {
+      r->lookup_addr(host, family, std::move(cb));
+    };
+    co_return co_await await_dns(start);
+  }
+  awaitable<dns::Answer> lookup_mx(const std::string& host) {
+    const DnsStart start = [r = resolver_, host](dns::Resolver::Callback cb) { r->lookup_mx(host, std::move(cb)); };
+    co_return co_await await_dns(start);
+  }
+  awaitable<std::shared_ptr<Session>> connect(const ServerAddr& a, uint16_t port, bool loop_detect);
+  awaitable<bool> helo(Session& s);
+  awaitable<void> xfer(Session& s);
+  awaitable<void> abort_transaction(Session& s);
+  awaitable<void> quit(Session& s);
+
+  // ---- failure policy (Postfix smtp_trouble.c)
+  void fill_times(core::DeliveryResult& res) const {
+    res.conn_delay = setup_done_ > 0 ? setup_done_ - t0_ : 0;
+    res.xfer_delay = setup_done_ > 0 && deliver_done_ >= setup_done_ ? deliver_done_ - setup_done_ : 0;
+  }
+
+  void set_result(Rcpt& r, const Why& w, const Session* s, bool dead) {
+    r.st = RState::done;
+    r.result.dsn = w.dsn;
+    r.result.reason = w.reason;
+    r.result.relay = s ? s->namaddrport : "none";
+    r.result.remote_mta = w.mta.empty() ? "" : "dns; " + w.mta;
+    r.result.diagnostic = w.diag.empty() ? "" : "smtp; " + w.diag;
+    r.result.dead_destination = dead;
+    fill_times(r.result);
+  }
+
+  // smtp_bulk_fail: a soft error at a server that is not the last one keeps
+  // the recipients for the next; otherwise all remaining are deferred or
+  // bounced. `throttle`: a connection-level problem (site/session/stream).
+  void bulk_fail(const Why& w, const Session* s, bool throttle) {
+    bool soft = w.dsn[0] == '4';
+    if (soft && !final_server_) {
+      log::info(svc_, "{}: {}", id(), w.reason);
+      for (auto& r : rcpts_)
+        if (r.st == RState::pending) r.st = RState::kept;
+      return;
+    }
+    double now = util::now_double();
+    if (setup_done_ == 0) setup_done_ = now;
+    deliver_done_ = now;
+    for (auto& r : rcpts_)
+      if (r.st == RState::pending) set_result(r, w, s, soft && throttle);
+  }
+
+  void rcpt_fail(Rcpt& r, const Why& w, const Session* s) {
+    if (w.dsn[0] == '4' && !final_server_) {
+      log::info(svc_, "{}: {}", id(), w.reason);
+      r.st = RState::kept;
+      return;
+    }
+    // Postfix reports a recipient failure with the time so far as delay d.
+    double saved = deliver_done_;
+    if (deliver_done_ == 0) deliver_done_ = util::now_double();
+    set_result(r, w, s, false);
+    deliver_done_ = saved;
+  }
+
+  // vsmtp_fill_dsn: a reply outside 4xx/5xx where a failure is reported is
+  // a protocol error.
+  Why server_why(const Session& s, const Reply& r, std::string reason) const {
+    Why w{r.dsn, std::move(reason), s.host, r.text()};
+    if (w.dsn.empty() || (w.dsn[0] != '4' && w.dsn[0] != '5')) {
+      w.reason = "Protocol error: " + w.reason;
+      w.dsn = "5.5.0";
+    }
+    return w;
+  }
+
+  void site_fail(Session& s, const Reply& r, std::string reason) {
+    bulk_fail(server_why(s, r, std::move(reason)), &s, true);
+  }
+  void mesg_fail(Session& s, const Reply& r, std::string reason) {
+    bulk_fail(server_why(s, r, std::move(reason)), &s, false);
+  }
+
+  // smtp_stream_except: lost connection or timeout in a phase.
+  void stream_except(Session& s, const error_code& ec, const char* desc) {
+    s.broken = true;
+    Why w;
+    w.dsn = "4.4.2";
+    w.reason = is_eof_like(ec) ? fmt::format("lost connection with {} while {}", s.namaddr, desc)
+                               : fmt::format("conversation with {} timed out while {}", s.namaddr, desc);
+    bulk_fail(w, &s, true);
+  }
+
+  std::shared_ptr<AgentState> agent_;
+  std::shared_ptr<const Settings> set_;
+  std::shared_ptr<dns::Resolver> resolver_;
+  core::DeliveryRequest req_;
+  core::DeliveryDone done_;
+  std::string svc_;
+  std::vector<Rcpt> rcpts_;
+  Why why_;                    // the last failure (connect, lookup)
+  bool final_server_ = false;  // errors here are final (Postfix FINAL_SERVER)
+  double t0_ = 0, setup_done_ = 0, deliver_done_ = 0;
+  bool finished_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// When GCC 12 inlines this coroutine's ramp into run() it reports a false
+// -Wmismatched-new-delete for Asio's frame allocator (operator new and
+// delete are the matching pair of awaitable_frame_base).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+awaitable<Selection> Delivery::resolve(const Destination& d, bool loop_detect) {
+  const Settings& s = *set_;
+  SelectOptions o = s.select;
+  o.loop_detect = loop_detect;
+  Random rnd = agent_->random;
+  int family = o.ipv4 && o.ipv6 ? AF_UNSPEC : o.ipv4 ? AF_INET : AF_INET6;
+  if (d.numeric) co_return order_literal(d.host, *core::IpAddr::parse(d.host), o);
+  if (d.bracketed) {
+    dns::Answer a = co_await lookup_addr(d.host, family);
+    co_return order_host(d.host, a, o, rnd);
+  }
+  dns::Answer mx = co_await lookup_mx(d.host);
+  if (mx.status == dns::Status::ok) {
+    if (mx.null_mx) {
+      Selection sel;
+      sel.dsn = "5.1.0";
+      sel.reason = fmt::format("Domain {} does not accept mail (nullMX)", d.host);
+      co_return sel;
+    }
+    std::vector<HostLookup> hosts;
+    for (const auto& m : sort_mx(mx.mx)) {
+      dns::Answer a;
+      if (core::IpAddr::parse(m.host)) {
+        // A numeric "host name" in an MX record: Postfix uses the address.
+        a.status = dns::Status::ok;
+        a.canonical = m.host;
+        a.addrs.push_back(m.host);
+      } else {
+        a = co_await lookup_addr(m.host, family);
+      }
+      hosts.push_back(HostLookup{m.host, m.pref, std::move(a)});
+    }
+    co_return order_mx(d.host, std::move(hosts), o, rnd);
+  }
+  if (mx.status == dns::Status::nxdomain || mx.status == dns::Status::nodata) {
+    // No MX: the domain's own addresses (RFC 5321 5.1 implicit MX).
+    dns::Answer a = co_await lookup_addr(d.host, family);
+    co_return order_host(d.host, a, o, rnd);
+  }
+  Selection sel;
+  sel.dsn = mx.temporary() ? "4.4.3" : mx.why == dns::Why::formerr ? "5.4.3" : "5.4.4";
+  sel.reason = dns::describe_failure(mx);
+  co_return sel;
+}
+#pragma GCC diagnostic pop
+
+awaitable<std::shared_ptr<Session>> Delivery::connect(const ServerAddr& a, uint16_t port, bool loop_detect) {
+  const Settings& s = *set_;
+  auto conn = std::make_shared<Conn>(agent_->io);
+  auto ip = net::ip::make_address(a.addr.str());
+  tcp::endpoint ep(ip, port);
+  std::optional<tcp::endpoint> bind_ep;
+  const auto& configured = a.addr.family == AF_INET ? s.bind_address : s.bind_address6;
+  if (configured) {
+    bind_ep = tcp::endpoint(net::ip::make_address(configured->str()), 0);
+  } else {
+    // As Postfix: with exactly one own address of this family and it not a
+    // loopback one, send from it (a virtual host sends as itself).
+    std::optional<core::IpAddr> only;
+    int count = 0;
+    for (const auto& o : s.select.own)
+      if (o.family == a.addr.family && count++ == 0) only = o;
+    if (count == 1 && !only->is_loopback()) bind_ep = tcp::endpoint(net::ip::make_address(only->str()), 0);
+  }
+  Conn::BindResult bind;
+  error_code ec = co_await conn->connect(ep, bind_ep, s.connect_timeout, configured && s.bind_enforce, bind);
+  if (!bind.warning.empty()) log::warn(svc_, "{}", bind.warning);
+  if (bind.refused) {
+    conn->close();
+    why_ = Why{"4.4.0", "server configuration error", "", ""};
+    co_return nullptr;
+  }
+  if (ec) {
+    why_ = Why{"4.4.1", fmt::format("connect to {}[{}]:{}: {}", a.host, a.addr.str(), port, error_text(ec)), "", ""};
+    conn->close();
+    co_return nullptr;
+  }
+  auto sess = std::make_shared<Session>();
+  sess->conn = conn;
+  sess->host = a.host;
+  sess->addr = a.addr.str();
+  sess->port = port;
+  sess->namaddr = fmt::format("{}[{}]", a.host, sess->addr);
+  sess->namaddrport = fmt::format("{}:{}", sess->namaddr, port);
+  sess->loop_detect = loop_detect;
+  co_return sess;
+}
+
+awaitable<bool> Delivery::helo(Session& s) {
+  const Settings& st = *set_;
+  Reply r;
+  error_code ec = co_await s.conn->read_reply(r, st.helo_timeout, st.reply_line_limit);
+  if (ec) {
+    stream_except(s, ec, "receiving the initial server greeting");
+    co_return false;
+  }
+  if (r.kind() != 2) {
+    if (r.kind() == 5 && st.skip_5xx_greeting) r.dsn[0] = '4';
+    site_fail(s, r, fmt::format("host {} refused to talk to me: {}", s.namaddr, r.text()));
+    co_return false;
+  }
+  {
+    std::string_view l = r.lines.empty() ? std::string_view{} : std::string_view(r.lines[0]);
+    auto words = util::split_any(l.size() > 4 ? l.substr(4) : std::string_view{}, " \t");
+    for (size_t n = 0; n < words.size(); ++n) {
+      if (n == 0 && util::iequals(words[0], st.myhostname)) {
+        if (s.loop_detect) log::warn(svc_, "host {} greeted me with my own hostname {}", s.namaddrport, st.myhostname);
+      } else if (util::iequals(words[n], "ESMTP")) {
+        s.esmtp = true;
+      }
+    }
+  }
+  if (st.always_send_ehlo) s.esmtp = true;
+  if (st.never_send_ehlo) s.esmtp = false;
+  if (s.esmtp) {
+    const std::string ehlo = "EHLO " + st.helo_name + "\r\n";
+    ec = co_await s.conn->write(ehlo, st.helo_timeout);
+    if (!ec) ec = co_await s.conn->read_reply(r, st.helo_timeout, st.reply_line_limit);
+    if (ec) {
+      stream_except(s, ec, "performing the EHLO handshake");
+      co_return false;
+    }
+    if (r.kind() != 2) {
+      if (r.code == 421) {
+        site_fail(s, r, fmt::format("host {} refused to talk to me: {}", s.namaddr, r.text()));
+        co_return false;
+      }
+      s.esmtp = false;
+    } else {
+      s.feat = parse_ehlo(r);
+      if (s.loop_detect && util::iequals(s.feat.server_name, st.myhostname)) {
+        log::warn(svc_, "host {} replied to HELO/EHLO with my own hostname {}", s.namaddrport, st.myhostname);
+        bulk_fail(
+            Why{s.best_mx ? "5.4.6" : "4.4.6", fmt::format("mail for {} loops back to myself", req_.nexthop), "", ""},
+            &s, true);
+        co_return false;
+      }
+    }
+  }
+  if (!s.esmtp) {
+    s.feat = Features{};
+    const std::string helo = "HELO " + st.helo_name + "\r\n";
+    ec = co_await s.conn->write(helo, st.helo_timeout);
+    if (!ec) ec = co_await s.conn->read_reply(r, st.helo_timeout, st.reply_line_limit);
+    if (ec) {
+      stream_except(s, ec, "performing the HELO handshake");
+      co_return false;
+    }
+    if (r.kind() != 2) {
+      site_fail(s, r, fmt::format("host {} refused to talk to me: {}", s.namaddr, r.text()));
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+awaitable<void> Delivery::quit(Session& s) {
+  if (s.broken) co_return;
+  const Settings& st = *set_;
+  error_code ec = co_await s.conn->write("QUIT\r\n", st.quit_timeout);
+  if (ec || st.skip_quit_response) co_return;
+  Reply r;
+  co_await s.conn->read_reply(r, st.quit_timeout, st.reply_line_limit);
+}
+
+// MAIL, all RCPTs or DATA failed: RSET, then QUIT; the recipients already
+// have their results, so errors here change nothing.
+awaitable<void> Delivery::abort_transaction(Session& s) {
+  const Settings& st = *set_;
+  const char* cmds = s.feat.pipelining ? "RSET\r\nQUIT\r\n" : "RSET\r\n";
+  error_code ec = co_await s.conn->write(cmds, st.rset_timeout);
+  if (ec) co_return;
+  Reply r;
+  ec = co_await s.conn->read_reply(r, st.rset_timeout, st.reply_line_limit);
+  if (ec) co_return;
+  if (!s.feat.pipelining) {
+    ec = co_await s.conn->write("QUIT\r\n", st.quit_timeout);
+    if (ec) co_return;
+  }
+  if (!st.skip_quit_response) co_await s.conn->read_reply(r, st.quit_timeout, st.reply_line_limit);
+}
+
+awaitable<void> Delivery::xfer(Session& s) {
+  const Settings& st = *set_;
+  const auto& msg = *req_.msg;
+  uint64_t size = msg.env.content_size > 0 ? static_cast<uint64_t>(msg.env.content_size) : msg.content.size();
+  if (s.feat.size_limit > 0 && s.feat.size_limit < size) {
+    // Not worth sending: bounce as Postfix does (local, no remote reply).
+    bulk_fail(Why{"5.3.4",
+                  fmt::format("message size {} exceeds size limit {} of server {}", size, s.feat.size_limit, s.namaddr),
+                  "", ""},
+              &s, false);
+    co_await quit(s);
+    co_return;
+  }
+  setup_done_ = util::now_double();
+
+  MailParams mp;
+  mp.size = size;
+  if (msg.env.body_type == "8BITMIME" || msg.env.body_type == "7BIT")
+    mp.body = msg.env.body_type;
+  else if (has_8bit(msg.content))
+    mp.body = "8BITMIME";
+  mp.ret = msg.env.ret;
+  mp.envid = msg.env.envid;
+
+  enum class Kind { mail, rcpt, data };
+  struct Cmd {
+    Kind kind;
+    Rcpt* rcpt;
+    std::string text;
+  };
+  std::vector<Cmd> cmds;
+  cmds.push_back({Kind::mail, nullptr, mail_command(msg.env.sender, mp, s.feat)});
+  for (auto& r : rcpts_)
+    if (r.st == RState::pending) cmds.push_back({Kind::rcpt, &r, rcpt_command(r.address, r.orcpt, r.notify, s.feat)});
+  cmds.push_back({Kind::data, nullptr, "DATA"});
+
+  auto phase = [](Kind k) { return k == Kind::mail ? ph_mail : k == Kind::rcpt ? ph_rcpt : ph_data; };
+  auto timeout = [&st](Kind k) {
+    return k == Kind::mail ? st.mail_timeout : k == Kind::rcpt ? st.rcpt_timeout : st.data_init_timeout;
+  };
+  bool mail_rejected = false;
+  bool data_accepted = false;
+  int nrcpt = 0;
+  auto said = [&s](const Reply& r, const Phase& p) {
+    return fmt::format("host {} said: {} (in reply to {})", s.namaddr, r.text(), p.request);
+  };
+  auto handle = [&](Cmd& c, const Reply& r) {
+    switch (c.kind) {
+      case Kind::mail:
+        if (r.kind() != 2) {
+          mesg_fail(s, r, said(r, ph_mail));
+          mail_rejected = true;
+        }
+        break;
+      case Kind::rcpt:
+        if (mail_rejected) break;  // every recipient has its result already
+        if (r.kind() == 2)
+          ++nrcpt;
+        else
+          rcpt_fail(*c.rcpt, server_why(s, r, said(r, ph_rcpt)), &s);
+        break;
+      case Kind::data:
+        if (r.kind() != 3) {
+          if (nrcpt > 0) mesg_fail(s, r, said(r, ph_data));
+        } else {
+          data_accepted = true;
+        }
+        break;
+    }
+  };
+
+  Reply r;
+  if (s.feat.pipelining) {
+    // RFC 2920: the whole envelope and DATA in as few writes as fit the
+    // pipelining buffer; replies are read in order afterwards.
+    size_t i = 0;
+    while (i < cmds.size()) {
+      size_t start = i;
+      std::string buf;
+      while (i < cmds.size() && (buf.empty() || buf.size() + cmds[i].text.size() + 2 <= pipelining_bufsize))
+        buf += cmds[i++].text + "\r\n";
+      error_code ec = co_await s.conn->write(buf, timeout(cmds[start].kind));
+      if (ec) {
+        stream_except(s, ec, phase(cmds[start].kind).desc);
+        co_return;
+      }
+      for (size_t k = start; k < i; ++k) {
+        ec = co_await s.conn->read_reply(r, timeout(cmds[k].kind), st.reply_line_limit);
+        if (ec) {
+          stream_except(s, ec, phase(cmds[k].kind).desc);
+          co_return;
+        }
+        handle(cmds[k], r);
+      }
+    }
+  } else {
+    for (auto& c : cmds) {
+      // Course corrections without pipelining: stop after a rejected MAIL,
+      // and do not send DATA when no recipient was accepted.
+      if (mail_rejected || (c.kind == Kind::data && nrcpt == 0)) break;
+      const std::string line = c.text + "\r\n";
+      error_code ec = co_await s.conn->write(line, timeout(c.kind));
+      if (!ec) ec = co_await s.conn->read_reply(r, timeout(c.kind), st.reply_line_limit);
+      if (ec) {
+        stream_except(s, ec, phase(c.kind).desc);
+        co_return;
+      }
+      handle(c, r);
+    }
+  }
+  if (!data_accepted) {
+    co_await abort_transaction(s);
+    co_return;
+  }
+
+  // RFC 2920: with no recipient accepted, just "." (the server already said
+  // 354). With PIPELINING, QUIT goes along with the end of data.
+  std::string data = nrcpt > 0 ? encode_data(msg.content, st.line_length_limit) : std::string(".\r\n");
+  if (s.feat.pipelining) data += "QUIT\r\n";
+  error_code ec = co_await s.conn->write(data, st.data_xfer_timeout);
+  bool lost_in_data = false;
+  if (ec) {
+    if (ec == net::error::timed_out) {
+      stream_except(s, ec, "sending message body");
+      co_return;
+    }
+    // The server may have closed with a premature reply (552 ...): read it.
+    lost_in_data = true;
+  }
+  ec = co_await s.conn->read_reply(r, st.data_done_timeout, st.reply_line_limit);
+  if (ec) {
+    stream_except(s, ec, lost_in_data ? "sending message body" : ph_dot.desc);
+    co_return;
+  }
+  deliver_done_ = util::now_double();
+  if (nrcpt > 0) {
+    if (r.kind() != 2) {
+      mesg_fail(s, r, said(r, ph_dot));
+    } else {
+      Why ok{r.dsn, r.text(), s.host, r.text()};
+      for (auto& rc : rcpts_)
+        if (rc.st == RState::pending) set_result(rc, ok, &s, false);
+    }
+  }
+  if (lost_in_data) {
+    s.broken = true;
+    co_return;
+  }
+  if (!s.feat.pipelining) {
+    ec = co_await s.conn->write("QUIT\r\n", st.quit_timeout);
+    if (ec) co_return;
+  }
+  if (!st.skip_quit_response) co_await s.conn->read_reply(r, st.quit_timeout, st.reply_line_limit);
+}
+
+awaitable<void> Delivery::run() {
+  auto self = shared_from_this();
+  const Settings& s = *set_;
+  auto sites = split_destinations(req_.nexthop);
+  const size_t non_fallback = sites.size();
+  for (const auto& f : s.fallback_relay)
+    for (auto& x : split_destinations(f)) sites.push_back(std::move(x));
+  bool broke = false;
+  size_t broke_at = 0;
+  for (size_t i = 0; i < sites.size() && left() > 0; ++i) {
+    bool final_nexthop = i + 1 == sites.size();
+    Destination d;
+    std::string err;
+    if (!parse_destination(sites[i], s.default_port, d, err)) {
+      // Postfix exits fatally here; a session must not, so defer with the
+      // configuration problem spelled out.
+      log::warn(svc_, "{} in server description: {}", err, sites[i]);
+      why_ = Why{"4.3.5", fmt::format("server configuration error: {}", err), "", ""};
+      if (final_nexthop) {
+        broke = true;
+        broke_at = i;
+        break;
+      }
+      continue;
+    }
+    const bool loop_detect = d.port == 25;
+    Selection sel = co_await resolve(d, loop_detect);
+    for (const auto& w : sel.warnings) log::warn(svc_, "{}", w);
+    // If we are an MX host for the destination, do not go to fallback relays.
+    if (sel.found_myself) final_nexthop = true;
+    if (sel.addrs.empty()) {
+      why_ = Why{sel.dsn, sel.reason, "", ""};
+      if (sel.is_loop()) final_nexthop = true;
+    }
+    const int best_pref = sel.addrs.empty() ? 0 : sel.addrs.front().pref;
+    int addr_count = 0, sess_count = 0;
+    for (size_t k = 0; k < sel.addrs.size() && left() > 0; ++k) {
+      bool last = k + 1 == sel.addrs.size();
+      if (++addr_count == s.mx_address_limit) last = true;
+      const ServerAddr& a = sel.addrs[k];
+      auto sess = co_await connect(a, d.port, loop_detect);
+      if (!sess) {
+        log::info(svc_, "{}", why_.reason);
+        if (last) break;
+        continue;
+      }
+      sess->best_mx = a.pref == best_pref;
+      // Handshake failures do not count towards the session limit.
+      final_server_ = final_nexthop && last;
+      if (!co_await helo(*sess)) {
+        co_await quit(*sess);
+      } else {
+        if (++sess_count == s.mx_session_limit) last = true;
+        final_server_ = final_nexthop && last;
+        co_await xfer(*sess);
+      }
+      sess->conn->close();
+      // smtp_cleanup_session: kept recipients try the next server; the
+      // timing of a failed session counts as set-up time for the next.
+      for (auto& r : rcpts_)
+        if (r.st == RState::kept) r.st = RState::pending;
+      setup_done_ = deliver_done_ = 0;
+      if (last) break;
+    }
+    if (final_nexthop) {
+      broke = true;
+      broke_at = i;
+      break;
+    }
+  }
+  if (left() > 0) {
+    final_server_ = true;
+    if (!why_.has()) {
+      why_ = Why{"4.3.0", "server unavailable or unable to receive mail", "", ""};
+    } else if (why_.dsn[0] != '4') {
+      // A hard lookup or loop problem with a relay host or fallback relay is
+      // a configuration problem: defer rather than bounce (Postfix).
+      if (broke && broke_at >= non_fallback) {
+        log::warn(svc_, "smtp_fallback_relay configuration problem");
+        why_.dsn = "4.3.5";
+      } else if (!sites.empty() && sites[0] == s.relayhost) {
+        log::warn(svc_, "relayhost configuration problem");
+        why_.dsn = "4.3.5";
+      }
+    }
+    bulk_fail(why_, nullptr, true);
+  }
+  finish();
+}
+
+}  // namespace
+
+struct SmtpAgent::Impl : AgentState {
+  using AgentState::AgentState;
+};
+
+// ---------------------------------------------------------------------------
+SmtpAgent::SmtpAgent(net::io_context& io, std::shared_ptr<const core::Config> cfg, std::string transport_name)
+    : SmtpAgent(io, std::move(cfg), std::move(transport_name), nullptr) {}
+
+SmtpAgent::SmtpAgent(net::io_context& io, std::shared_ptr<const core::Config> cfg, std::string transport_name,
+                     std::shared_ptr<dns::Resolver> resolver, Random random)
+    : impl_(std::make_shared<Impl>(io, std::move(transport_name))) {
+  auto st = std::make_shared<Settings>(load_settings(*cfg));
+  for (const auto& w : st->warnings) log::warn(impl_->transport, "{}", w);
+  impl_->cfg = std::move(cfg);
+  impl_->settings = std::move(st);
+  if (resolver) {
+    impl_->resolver = std::move(resolver);
+  } else {
+    impl_->resolver = std::make_shared<dns::Resolver>(io);
+    impl_->own_resolver = true;
+    for (const auto& w : impl_->resolver->warnings()) log::warn(impl_->transport, "{}", w);
+  }
+  impl_->random = random ? std::move(random) : default_random();
+}
+
+SmtpAgent::~SmtpAgent() = default;
+
+void SmtpAgent::deliver(core::DeliveryRequest req, core::DeliveryDone done) {
+  if (!req.msg || req.rcpts.empty()) {
+    net::post(impl_->io, [done = std::move(done)]() { done({}); });
+    return;
+  }
+  auto d = std::make_shared<Delivery>(impl_, std::move(req), std::move(done));
+  net::co_spawn(impl_->io, d->run(), [d, svc = impl_->transport](std::exception_ptr ep) {
+    if (!ep) return;
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log::error(svc, "delivery failed: {}", what);
+    d->fail_remaining(Why{"4.3.0", "unknown mail transport error", "", ""});
+    d->finish();
+  });
+}
+
+void SmtpAgent::reload(std::shared_ptr<const core::Config> cfg) {
+  auto st = std::make_shared<Settings>(load_settings(*cfg));
+  for (const auto& w : st->warnings) log::warn(impl_->transport, "{}", w);
+  impl_->cfg = std::move(cfg);
+  impl_->settings = std::move(st);
+  if (impl_->own_resolver) {
+    impl_->resolver->reload();
+    for (const auto& w : impl_->resolver->warnings()) log::warn(impl_->transport, "{}", w);
+  }
+}
+
+size_t SmtpAgent::active() const { return impl_->active; }
+
+}  // namespace mta::smtp
