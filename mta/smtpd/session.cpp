@@ -44,6 +44,7 @@ namespace {
 constexpr std::string_view kLog = "smtpd";
 constexpr unsigned kLimit = 1;  // counts against smtpd_junk_command_limit
 constexpr unsigned kLast = 2;   // must be the last of a pipelined group (RFC 2920)
+constexpr long long kRecipientCeiling = 100000;  // with smtpd_recipient_limit = 0
 
 // Postfix neuters these in the HELO name: they would break headers and logs.
 constexpr std::string_view kNeuter = " <>()\\\";@";
@@ -704,7 +705,10 @@ net::awaitable<int> Session::cmd_rcpt(const std::vector<Token>& t) {
     co_await reply(err);
     co_return -1;
   }
-  if (st_->recipient_limit > 0 && rcpt_count_ >= st_->recipient_limit) {
+  // smtpd_recipient_limit = 0 means "no limit" to Postfix, whose queue file
+  // is on disk; mxmta keeps the envelope in memory, so it stops at a ceiling.
+  const long long limit = st_->recipient_limit > 0 ? st_->recipient_limit : kRecipientCeiling;
+  if (rcpt_count_ >= limit) {
     co_await reply("452 4.5.3 Error: too many recipients");
     // Postfix forgives a client that overshoots a little (RFC 5321 says the
     // client must try the rest later, so it is not a client error).
@@ -1041,7 +1045,15 @@ net::awaitable<void> Session::run() {
   resolver_ = core_->resolver ? core_->resolver : NameResolver(lookup_client_name);
   const NameResolver* r = &resolver_;  // see commit_message() on lifetimes
   std::string name = "unknown";
-  if (lookup) name = co_await util::run_blocking([r, ip] { return (*r)(ip); });
+  if (lookup) {
+    name = co_await util::run_blocking([r, ip]() -> std::string {
+      try {
+        return (*r)(ip);
+      } catch (const std::exception&) {
+        return "unknown";  // never let a lookup failure end the session
+      }
+    });
+  }
   const bool talk = connected && st_->relay_limit_ok;
   if (connected) {
     peer_ = make_peer(ip, ep.port(), name, st_->port_logging);
