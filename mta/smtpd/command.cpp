@@ -243,19 +243,19 @@ struct MaskName {
 // Postfix's ehlo_mask table order (it is also the order of the log line).
 constexpr MaskName kMaskNames[] = {
     {"8BITMIME", ehlo_8bitmime},
-    {"AUTH", ehlo_other},
+    {"AUTH", ehlo_auth},
     {"ETRN", ehlo_etrn},
     {"PIPELINING", ehlo_pipelining},
     {"SIZE", ehlo_size},
-    {"VERP", ehlo_other},
+    {"VERP", ehlo_verp},
     {"VRFY", ehlo_vrfy},
-    {"XCLIENT", ehlo_other},
-    {"XFORWARD", ehlo_other},
-    {"STARTTLS", ehlo_other},
+    {"XCLIENT", ehlo_xclient},
+    {"XFORWARD", ehlo_xforward},
+    {"STARTTLS", ehlo_starttls},
     {"ENHANCEDSTATUSCODES", ehlo_enhancedstatuscodes},
     {"DSN", ehlo_dsn},
-    {"SMTPUTF8", ehlo_other},
-    {"CHUNKING", ehlo_other},
+    {"SMTPUTF8", ehlo_smtputf8},
+    {"CHUNKING", ehlo_chunking},
     {"SILENT-DISCARD", ehlo_silent},
 };
 }  // namespace
@@ -271,7 +271,7 @@ unsigned ehlo_discard_mask(const std::vector<std::string>& words) {
 std::string ehlo_mask_names(unsigned mask) {
   std::string r;
   for (const auto& mn : kMaskNames) {
-    if (mn.bit == ehlo_other || !(mask & mn.bit)) continue;
+    if (!(mask & mn.bit)) continue;
     if (!r.empty()) r += ' ';
     r += mn.name;
   }

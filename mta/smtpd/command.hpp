@@ -92,8 +92,15 @@ enum EhloMask : unsigned {
   ehlo_enhancedstatuscodes = 1u << 5,
   ehlo_dsn = 1u << 6,
   ehlo_silent = 1u << 7,  // "silent-discard": do not log the discard
-  // Keywords Postfix knows but mxmta never announces (recognised, ignored).
-  ehlo_other = 1u << 8,
+  // Keywords Postfix knows but mxmta never announces: recognised so that the
+  // discard is logged as Postfix logs it, otherwise without effect.
+  ehlo_auth = 1u << 8,
+  ehlo_verp = 1u << 9,
+  ehlo_xclient = 1u << 10,
+  ehlo_xforward = 1u << 11,
+  ehlo_starttls = 1u << 12,
+  ehlo_smtputf8 = 1u << 13,
+  ehlo_chunking = 1u << 14,
 };
 unsigned ehlo_discard_mask(const std::vector<std::string>& words);
 // "8BITMIME ETRN ..." for the log line "discarding EHLO keywords: ...".

@@ -199,8 +199,11 @@ TEST(CommandTest, EhloLinesInPostfixOrder) {
   l = ehlo_lines("h", 0, false, ehlo_discard_mask({"pipelining", "DSN", "nosuch"}));
   want = {"h", "SIZE", "ETRN", "ENHANCEDSTATUSCODES", "8BITMIME"};
   EXPECT_EQ(l, want);
-  EXPECT_EQ(ehlo_mask_names(ehlo_discard_mask({"dsn", "etrn", "8bitmime", "silent-discard"})),
-            "8BITMIME ETRN DSN SILENT-DISCARD");
+  EXPECT_EQ(ehlo_mask_names(ehlo_discard_mask({"dsn", "etrn", "8bitmime", "silent-discard", "auth"})),
+            "8BITMIME AUTH ETRN DSN SILENT-DISCARD");
+  // Keywords mxmta never announces change nothing in the reply.
+  EXPECT_EQ(ehlo_lines("h", 5, true, ehlo_discard_mask({"starttls", "chunking", "smtputf8"})),
+            ehlo_lines("h", 5, true, 0));
 }
 
 TEST(CommandTest, StripEnhancedCode) {
