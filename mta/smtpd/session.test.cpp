@@ -988,6 +988,49 @@ TEST_F(SessionTest, RealReverseLookupIsForwardConfirmed) {
   EXPECT_TRUE(log_has("connect from " + expect + "[127.0.0.1]:"));
 }
 
+TEST_F(SessionTest, Ipv6Client) {
+  bool have_v6 = false;
+  for (const auto& a : core::local_addresses())
+    if (a.family == AF_INET6 && a.is_loopback()) have_v6 = true;
+  if (!have_v6) GTEST_SKIP() << "no ::1 on this host";
+  start("mynetworks = 127.0.0.0/8 [::1]/128\n");
+  unsigned p = free_port();
+  core::MasterService svc;
+  svc.service = "[::1]:" + std::to_string(p);
+  ASSERT_EQ(on_loop([&] { return server_->listen(svc); }), "");
+  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<uint16_t>(p));
+  a.sin6_addr = in6addr_loopback;
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  auto say = [fd](const std::string& l) { (void)::send(fd, l.data(), l.size(), MSG_NOSIGNAL); };
+  say("EHLO v6.example\r\nMAIL FROM:<x@example.net>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
+  std::this_thread::sleep_for(200ms);
+  say("hi\r\n.\r\nQUIT\r\n");
+  std::string got;
+  char b[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, b, sizeof b, 0)) > 0) got.append(b, static_cast<size_t>(n));
+  ::close(fd);
+  auto pos = got.find("250 2.0.0 Ok: queued as ");
+  ASSERT_NE(pos, std::string::npos) << got;
+  std::string id = got.substr(pos + 24, got.find("\r\n", pos) - pos - 24);
+  EXPECT_EQ(read_queued(id).content.rfind("Received: from v6.example (localhost [IPv6:::1])\n", 0), 0u);
+  EXPECT_EQ(read_queued(id).env.client_addr, "::1");
+  EXPECT_TRUE(log_has("connect from localhost[::1]"));
+}
+
+TEST_F(SessionTest, StrictRfc821Envelopes) {
+  start("strict_rfc821_envelopes = yes\n");
+  Client c(port_);
+  hello(c);
+  EXPECT_EQ(c.cmd("MAIL FROM:x@example.net"), "501 5.1.7 Bad sender address syntax");
+  EXPECT_EQ(c.cmd("MAIL FROM:<x@example.net>"), "250 2.1.0 Ok");
+  EXPECT_EQ(c.cmd("RCPT TO:alice@example.test"), "501 5.1.3 Bad recipient address syntax");
+  EXPECT_EQ(c.cmd("RCPT TO: <alice@example.test>"), "250 2.1.5 Ok");
+}
+
 TEST_F(SessionTest, PeerAndLogHelpers) {
   auto p = smtpd::make_peer(*core::IpAddr::parse("::1"), 2525, "", false);
   EXPECT_EQ(p.namaddr, "unknown[::1]");
