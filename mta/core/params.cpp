@@ -113,6 +113,7 @@ std::vector<ParamDef> make_registry() {
       {"smtpd_helo_required", "no", T::boolean},
       {"smtpd_delay_reject", "yes", T::boolean},
       {"smtpd_recipient_limit", "1000", T::integer},
+      {"smtpd_recipient_overshoot_limit", "1000", T::integer},
       {"smtpd_timeout", "300s", T::time, 's'},
       {"smtpd_hard_error_limit", "20", T::integer},
       {"smtpd_soft_error_limit", "10", T::integer},
@@ -143,6 +144,7 @@ std::vector<ParamDef> make_registry() {
       {"reject_code", "554", T::integer},
       {"defer_code", "450", T::integer},
       {"non_fqdn_reject_code", "504", T::integer},
+      {"invalid_hostname_reject_code", "501", T::integer},
       {"smtpd_proxy_filter", ""},
       // ---- cleanup(8)
       {"always_add_missing_headers", "no", T::boolean},
