@@ -1,7 +1,10 @@
 #include "master/wiring.hpp"
 
 #include "bounce/bounce.hpp"
+#include "dns/resolver.hpp"
 #include "local/local.hpp"
+#include "smtp/smtp_agent.hpp"
+#include "smtpd/server.hpp"
 #include "pickup/pickup.hpp"
 #include "qmgr/agents.hpp"
 #include "qmgr/qmgr.hpp"
@@ -57,6 +60,25 @@ struct Roles::Impl {
   }
 
   std::vector<core::MasterService> transports;  // for rebuilding agents on reload
+  std::shared_ptr<dns::Resolver> resolver;       // one stub resolver for every smtp transport
+  std::map<std::string, std::shared_ptr<smtp::SmtpAgent>> smtp_agents;
+  struct Listener {
+    core::MasterService service;
+    std::unique_ptr<smtpd::Server> server;
+  };
+  std::vector<Listener> listeners;
+
+  std::string add_listener(const core::MasterService& s) {
+    try {
+      auto server = std::make_unique<smtpd::Server>(io, service_config(s), store,
+                                                    [this](const std::string& id) { qm->incoming(id); });
+      if (auto e = server->listen(s); !e.empty()) return e;
+      listeners.push_back({s, std::move(server)});
+    } catch (const core::ConfigError& e) {
+      return e.what();
+    }
+    return {};
+  }
 
   std::string add_transport(const core::MasterService& s) {
     if (s.command == "local") {
@@ -64,6 +86,21 @@ struct Roles::Impl {
         auto cfg_s = service_config(s);
         auto agent = std::make_shared<local::LocalAgent>(io, cfg_s, store, [this](const std::string& id) { qm->incoming(id); });
         qm->add_agent(s.service, agent);
+      } catch (const core::ConfigError& e) {
+        return e.what();
+      }
+    } else if (s.command == "smtp") {
+      try {
+        auto cfg_s = service_config(s);
+        auto it = smtp_agents.find(s.service);
+        if (it != smtp_agents.end()) {
+          it->second->reload(cfg_s);  // keeps deliveries in flight
+        } else {
+          if (!resolver) resolver = std::make_shared<dns::Resolver>(io);
+          auto agent = std::make_shared<smtp::SmtpAgent>(io, cfg_s, s.service, resolver);
+          smtp_agents[s.service] = agent;
+          qm->add_agent(s.service, agent);
+        }
       } catch (const core::ConfigError& e) {
         return e.what();
       }
@@ -85,6 +122,11 @@ std::string Roles::start(const std::vector<core::MasterService>& services) {
       if (auto e = impl_->add_transport(s); !e.empty()) return e;
     }
   }
+  for (const auto& s : services) {
+    if (s.type == "inet" && s.command == "smtpd") {
+      if (auto e = impl_->add_listener(s); !e.empty()) return e;
+    }
+  }
   return {};
 }
 
@@ -94,13 +136,33 @@ void Roles::reload(std::shared_ptr<const core::Config> cfg) {
   impl_->qm->reload(cfg);
   impl_->pk->reload(cfg);
   // Agents read their settings once: build them again.
+  if (impl_->resolver) impl_->resolver->reload();
   for (const auto& s : impl_->transports)
     if (auto e = impl_->add_transport(s); !e.empty()) log::error("master", "reload: {}", e);
+  // Listeners stay bound (inet_interfaces needs stop + start, as in Postfix);
+  // new sessions use the new configuration.
+  for (auto& l : impl_->listeners) {
+    try {
+      l.server->reload(impl_->service_config(l.service));
+    } catch (const core::ConfigError& e) {
+      log::error("master", "reload: {}", e.what());
+    }
+  }
 }
 
-void Roles::stop() { impl_->qm->stop_dispatching(); }
+void Roles::stop() {
+  for (auto& l : impl_->listeners) {
+    l.server->stop_accepting();
+    l.server->close_idle_sessions();
+  }
+  impl_->qm->stop_dispatching();
+}
 
-size_t Roles::busy() const { return impl_->qm->stats().in_flight + impl_->pk->in_progress(); }
+size_t Roles::busy() const {
+  size_t n = impl_->qm->stats().in_flight + impl_->pk->in_progress();
+  for (const auto& l : impl_->listeners) n += l.server->active_sessions();
+  return n;
+}
 
 qmgr::Qmgr& Roles::qmgr() { return *impl_->qm; }
 pickup::Pickup& Roles::pickup() { return *impl_->pk; }
