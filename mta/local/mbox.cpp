@@ -1,14 +1,19 @@
 #include "local/mbox.hpp"
 
+#include "util/log.hpp"
 #include "util/safe_io.hpp"
 #include "util/strings.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <mutex>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fmt/core.h>
@@ -109,16 +114,98 @@ void sleep_seconds(int s) {
 }
 
 // Postfix dot_lockfile(): PATH.lock created with O_EXCL, a stale one removed.
+// Unlike Postfix, the lock records "PID HOSTNAME [LENGTH]" (PID and host as
+// liblockfile does), so a lock left by a process that no longer exists on this
+// host - an mxmta killed in the middle of a delivery - is broken at once
+// instead of blocking the mailbox for stale_lock_time (500 s). LENGTH is the
+// mailbox size before the append began: whoever breaks the orphaned lock cuts
+// the interrupted, unacknowledged delivery off again, which Postfix can only
+// do when the write fails, not when the process is killed.
+std::string dot_lock_owner(long long length = -1) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  std::string s = std::to_string(::getpid()) + " " + host;
+  if (length >= 0) s += " " + std::to_string(length);
+  return s + "\n";
+}
+
+// True when the lock's owner is a dead process of this host; `length` gets the
+// mailbox size the owner recorded (-1: none).
+bool dot_lock_is_orphan(const std::string& lock, long long& length) {
+  length = -1;
+  int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  char buf[300] = {0};
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;  // empty: another program's lock
+  std::string text(buf, static_cast<size_t>(n));
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  auto f = util::split_any(text, " ");
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  if (f.size() < 2 || f[1] != host) return false;  // another host's, or not ours
+  long pid = std::atol(f[0].c_str());
+  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) return false;
+  if (f.size() >= 3) length = std::atoll(f[2].c_str());
+  return true;
+}
+
+void dot_lock_record_length(const std::string& lock, long long length) {
+  int fd = ::open(lock.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return;
+  std::string owner = dot_lock_owner(length);  // longer than what is there: a full overwrite
+  ssize_t w = ::pwrite(fd, owner.data(), owner.size(), 0);
+  (void)w;
+  ::close(fd);
+}
+
+// Deliveries run on several pool threads of one daemon, and the daemon is the
+// only process that breaks orphaned locks (one daemon per queue). Taking a lock,
+// or breaking an orphan and then taking the lock, is one critical section: no
+// other thread may slip in between the break and the take, append, and then
+// lose its message to the truncation that follows the break.
+std::mutex g_dotlock_mu;
+
+// One attempt: 0, or the errno of the failed link.
+int dot_lock_once(const std::string& path, const std::string& lock) {
+  static std::atomic<unsigned> seq{0};
+  std::string tmp = lock + "." + std::to_string(::getpid()) + "." + std::to_string(seq++) + ".tmp";
+  // The lock appears with its owner line or not at all: write a private file,
+  // then link(2) it to the lock name (atomic, fails with EEXIST). A crash can
+  // leave the private file behind, never an ownerless lock.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0);
+  if (fd < 0) return errno;
+  std::string owner = dot_lock_owner();
+  bool wrote = ::write(fd, owner.data(), owner.size()) == static_cast<ssize_t>(owner.size());
+  ::close(fd);
+  int r = wrote ? ::link(tmp.c_str(), lock.c_str()) : -1;
+  int e = wrote ? (r == 0 ? 0 : errno) : EIO;
+  ::unlink(tmp.c_str());
+  if (e != EEXIST) return e;
+  long long recorded = -1;
+  if (!dot_lock_is_orphan(lock, recorded)) return EEXIST;
+  if (::unlink(lock.c_str()) != 0 && errno != ENOENT) return EEXIST;
+  int again = dot_lock_once(path, lock);  // cannot recurse further: the orphan is gone
+  if (again == 0 && recorded >= 0) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > recorded &&
+        ::truncate(path.c_str(), static_cast<off_t>(recorded)) == 0)
+      log::warn("local", "{}: removed {} bytes of a delivery interrupted by a crash", path,
+                static_cast<long long>(st.st_size) - recorded);
+  }
+  return again;
+}
+
 int dot_lock(const std::string& path, const MboxOptions& o, std::string& why) {
   std::string lock = path + ".lock";
   int e = 0;
   for (int count = 1;; ++count) {
-    int fd = ::open(lock.c_str(), O_WRONLY | O_EXCL | O_CREAT | O_CLOEXEC, 0);
-    if (fd >= 0) {
-      ::close(fd);
-      return 0;
+    {
+      std::lock_guard lk(g_dotlock_mu);
+      e = dot_lock_once(path, lock);
     }
-    e = errno;
+    if (e == 0) return 0;
     if (count >= o.lock_attempts || e != EEXIST) break;
     struct stat st;
     if (::stat(lock.c_str(), &st) == 0 && ::time(nullptr) > st.st_ctime + o.stale_lock_time &&
@@ -218,6 +305,7 @@ Status mbox_append(const std::string& path, std::string_view bytes, const MboxOp
   }
 
   off_t orig = reg ? ::lseek(fd.get(), 0, SEEK_END) : 0;
+  if (dotlocked && orig >= 0) dot_lock_record_length(path + ".lock", static_cast<long long>(orig));
   std::error_code ec;
   if (reg && orig < 0) ec = util::last_errno();
   else if (reg && o.size_limit > 0 && static_cast<long long>(orig) + static_cast<long long>(bytes.size()) > o.size_limit)

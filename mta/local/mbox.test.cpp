@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -182,6 +183,37 @@ TEST_F(MboxTest, StaleDotLockIsBroken) {
   o.stale_lock_time = -1;  // every lock is stale
   auto s = mbox_append(box, "x\n", o, system_io());
   EXPECT_TRUE(s.ok()) << s.text;
+}
+
+// A lock left by a process that died (an mxmta killed during a delivery) is
+// broken at once; a live owner's lock, or another host's, is respected.
+TEST_F(MboxTest, OrphanDotLockOfADeadProcessIsBrokenAtOnce) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  std::string box = t / "alice";
+  pid_t child = ::fork();
+  if (child == 0) _exit(0);
+  ::waitpid(child, nullptr, 0);  // a pid that certainly no longer exists
+  ASSERT_FALSE(mta::util::write_file_atomic(box + ".lock", std::to_string(child) + " " + host + "\n", 0600));
+  MboxOptions o = quick();
+  o.lock_attempts = 1;
+  auto s = mbox_append(box, "x\n", o, system_io());
+  EXPECT_TRUE(s.ok()) << s.text;
+  EXPECT_FALSE(mta::util::exists(box + ".lock"));
+
+  // The dead owner had recorded the mailbox length before its append: the
+  // bytes it wrote after that are cut off when its lock is broken.
+  std::string before = slurp(box);
+  ASSERT_FALSE(mta::util::write_file_atomic(box, before + "From partial  Sat Nov 28", 0600));
+  ASSERT_FALSE(mta::util::write_file_atomic(
+      box + ".lock", std::to_string(child) + " " + host + " " + std::to_string(before.size()) + "\n", 0600));
+  ASSERT_TRUE(mbox_append(box, "y\n", o, system_io()).ok());
+  EXPECT_EQ(slurp(box), before + "y\n");
+
+  ASSERT_FALSE(mta::util::write_file_atomic(box + ".lock", std::to_string(::getpid()) + " " + host + "\n", 0600));
+  EXPECT_EQ(mbox_append(box, "x\n", o, system_io()).kind, '4') << "a live owner's lock must hold";
+  ASSERT_FALSE(mta::util::write_file_atomic(box + ".lock", std::to_string(child) + " elsewhere.example\n", 0600));
+  EXPECT_EQ(mbox_append(box, "x\n", o, system_io()).kind, '4') << "another host's lock must hold";
 }
 
 TEST_F(MboxTest, KernelLockHeldElsewhereDefers) {

@@ -2,7 +2,7 @@
 //   mx_durability - no acknowledged message is lost when mxmta is killed
 // SYNOPSIS
 //   mx_durability --mxmta PATH [--sessions 20] [--messages 2000] [--seed N]
-//                 [--kill-min-ms 150] [--kill-max-ms 900] [--keep]
+//                 [--kill-min-ms 20] [--kill-max-ms 250] [--keep]
 // DESCRIPTION
 //   Starts `mxmta start-fg` on a private configuration (smtpd on 127.0.0.1 and
 //   a free port, local delivery to the invoking user's mbox in a temporary
@@ -53,7 +53,7 @@ struct Options {
   int sessions = 20;
   int messages = 2000;
   unsigned seed = 0;
-  int kill_min_ms = 150, kill_max_ms = 900;
+  int kill_min_ms = 20, kill_max_ms = 250;  // about 30 kills in a 2,000-message run
   bool keep = false;
 };
 
