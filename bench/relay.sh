@@ -79,7 +79,15 @@ relayhost = [127.0.0.1]:$sink_port
 alias_maps =
 alias_database =
 EOF
-  echo "127.0.0.1:$port inet n - n - - smtpd" > "$d/etc/master.cf"
+  # the smtpd listener, and the transports a relay needs (as Postfix, a
+  # master.cf without them has no way to deliver: "mail transport unavailable")
+  cat > "$d/etc/master.cf" <<EOF
+127.0.0.1:$port inet n - n - - smtpd
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+EOF
   "$mxmta" -c "$d/etc" start >/dev/null
 }
 

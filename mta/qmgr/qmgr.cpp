@@ -78,6 +78,7 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
   int64_t last_deferred_scan = 0;
   bool stopping = false;
   bool pumping = false;
+  bool incoming_backlog = false;  // scan_incoming() stopped at the active limit
   Stats counters;
 
   Impl(net::io_context& i, std::shared_ptr<const core::Config> c, const queue::QueueStore& s, Notifier n)
@@ -149,8 +150,12 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
   }
 
   void scan_incoming() {
+    incoming_backlog = false;
     for (const auto& id : store.list(queue::Q::incoming)) {
-      if (active.size() >= active_limit) break;
+      if (active.size() >= active_limit) {
+        incoming_backlog = true;  // rescan when room frees up
+        break;
+      }
       if (!active.count(id)) activate(queue::Q::incoming, id);
     }
   }
@@ -497,7 +502,7 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     }
     active.erase(id);
     pump();
-    if (active.size() < active_limit) scan_incoming();
+    if (incoming_backlog && active.size() < active_limit) scan_incoming();
   }
 
   net::awaitable<void> notify(NoticeKind kind, std::shared_ptr<const core::Message> original,
@@ -555,7 +560,11 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
   }
 
   void incoming_one(const std::string& id) {
-    if (active.count(id) || active.size() >= active_limit) return;
+    if (active.count(id)) return;
+    if (active.size() >= active_limit) {
+      incoming_backlog = true;
+      return;
+    }
     activate(queue::Q::incoming, id);
   }
 

@@ -181,12 +181,16 @@ std::error_code QueueWriter::create(const QueueStore& store, Q q, QueueWriter& o
     return ec;
   }
   // The id must not name a message that is still queued (Postfix retries the
-  // same way when an id is taken: inode numbers are reused).
+  // same way when an id is taken: inode numbers are reused). Only the queues
+  // that hold messages for long are checked; the usec part makes a clash with
+  // a message passing through active/ or maildrop/ a one-in-a-million event.
   std::string id;
   for (int tries = 0; tries < 1000; ++tries) {
     util::Timestamp t = util::now();
     id = make_queue_id((t.usec + tries) % 1000000, static_cast<unsigned long long>(st.st_ino));
-    if (!store.locate(id)) break;
+    if (!util::exists(store.path(q, id)) && !util::exists(store.path(Q::deferred, id)) &&
+        !util::exists(store.path(Q::hold, id)))
+      break;
   }
   out.store_ = &store;
   out.q_ = q;
@@ -204,7 +208,7 @@ std::error_code QueueWriter::write(std::string_view bytes) {
 
 std::error_code QueueWriter::commit() {
   if (!fd_ || !store_) return util::errno_code(EBADF);
-  if (auto ec = util::fsync_fd(fd_.get())) return ec;
+  if (auto ec = util::fdatasync_fd(fd_.get())) return ec;
   if (::fchmod(fd_.get(), 0700) != 0) return util::last_errno();
   fd_.reset();
   std::string final_path = store_->path(q_, id_);

@@ -17,6 +17,7 @@ namespace {
 Target g_target{"mxmta", "mxmta", "localhost", "", true, false};
 int g_fd = -1;
 int g_errors = 0;
+pid_t g_pid = 0;  // cached: a getpid() per log line is a syscall per line
 bool g_syslog_open = false;
 std::mutex g_mu;  // the blocking-I/O pool may log too
 
@@ -63,6 +64,7 @@ void open_file_locked() {
 void configure(const Target& t) {
   std::lock_guard lk(g_mu);
   g_target = t;
+  g_pid = ::getpid();  // after a fork, configure() runs again in the new process
   if (g_target.to_log) {
     open_file_locked();
     if (g_target.maillog_file.empty() && !g_syslog_open) {
@@ -96,7 +98,7 @@ void emit(Level level, std::string_view service, std::string_view text) {
     if (!g_target.maillog_file.empty()) {
       if (g_fd >= 0) {
         std::string line = fmt::format("{} {} {}/{}[{}]: {}{}\n", util::maillog_stamp(util::now_sec()),
-                                       g_target.host_label, g_target.syslog_name, svc, ::getpid(),
+                                       g_target.host_label, g_target.syslog_name, svc, g_pid ? g_pid : (g_pid = ::getpid()),
                                        prefix(level), text);
         write_all(g_fd, line);
       }

@@ -37,6 +37,13 @@ std::error_code fsync_fd(int fd) {
   return {};
 }
 
+std::error_code fdatasync_fd(int fd) {
+  while (::fdatasync(fd) != 0) {
+    if (errno != EINTR) return last_errno();
+  }
+  return {};
+}
+
 std::error_code fsync_dir(const std::string& dir) {
   UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!d) return last_errno();

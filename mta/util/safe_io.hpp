@@ -47,6 +47,9 @@ std::error_code last_errno();
 // Write all bytes (retries on EINTR and short writes).
 std::error_code write_all(int fd, std::string_view data);
 std::error_code fsync_fd(int fd);
+// fdatasync: the data and the metadata needed to read it back (the size),
+// without timestamps; enough for a file that is then renamed into place.
+std::error_code fdatasync_fd(int fd);
 std::error_code fsync_dir(const std::string& dir);
 // Read a whole file. ENOENT etc. are returned as the error.
 std::error_code read_file(const std::string& path, std::string& out);

@@ -66,6 +66,10 @@ std::atomic<int> g_kills{0};
 
 void die(const std::string& m) {
   std::fprintf(stderr, "mx_durability: %s\n", m.c_str());
+  if (g_pid > 0) {  // never leave a daemon behind
+    ::kill(g_pid, SIGKILL);
+    ::waitpid(g_pid, nullptr, 0);
+  }
   std::exit(2);
 }
 
