@@ -59,10 +59,12 @@ const std::map<std::string, CheckSpec>& check_specs() {
       {"mailbox",
        {{"host", "user", "format", "path", "count", "min", "absent", "message"}, {"host", "user"},
         {"header", "body", "from-line", "return-path"}}},
-      {"peer", {{"name", "count", "min", "message"}, {"name"}, {"header", "body", "mail-from", "rcpt-to"}}},
+      {"peer",
+       {{"name", "count", "min", "message", "sessions", "min-sessions", "max-sessions"},
+        {"name"}, {"header", "body", "mail-from", "rcpt-to"}}},
       {"queue", {{"host", "count", "min", "empty"}, {"host"}, {"recipient", "sender"}}},
       {"bounce", {{"host", "user", "peer", "count", "message"}, {}, {"dsn", "header", "body"}}},
-      {"dns", {{"name", "type", "count", "min", "result"}, {}, {"query"}}},
+      {"dns", {{"name", "type", "count", "min", "result", "transport"}, {}, {"query"}}},
       {"log", {{"host", "pattern", "count", "min", "max"}, {"host", "pattern"}, {}}},
       {"accounted", {{}, {}, {}}},
       // children
@@ -76,7 +78,7 @@ const std::map<std::string, CheckSpec>& check_specs() {
       {"sender", {{"equals"}, {"equals"}, {}}},
       {"dsn",
        {{"recipient", "original-recipient", "action", "status", "remote-mta", "diagnostic", "reporting-mta"}, {}, {}}},
-      {"query", {{"name", "type", "result"}, {"name"}, {}}},
+      {"query", {{"name", "type", "result", "transport"}, {"name"}, {}}},
   };
   return specs;
 }
@@ -101,7 +103,7 @@ Check parse_check(const XmlFile& x, const pugi::xml_node& n, bool top) {
   for (const auto& r : spec.required)
     if (!c.has(r)) x.fail(n, "<" + kind + ">: missing attribute \"" + r + "\"");
   for (const auto& [k, v] : c.attrs) {
-    if (k == "count" || k == "min" || k == "max") {
+    if (k == "count" || k == "min" || k == "max" || k == "sessions" || k == "min-sessions" || k == "max-sessions") {
       if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
         x.fail(n, "<" + kind + ">: " + k + " must be a number, not \"" + v + "\"");
     }

@@ -191,8 +191,9 @@ TEST_F(ModelTest, CaseParsesStepsAndChecks) {
   <wait-until timeout="20s"><mailbox host="mail.example.com" user="alice" count="1"/></wait-until>
   <verify>
     <mailbox host="mail.example.com" user="alice"><header name="Subject" equals="hi"/></mailbox>
-    <dns><query name="example.com" type="MX"/><query name="mail.example.com" type="A"/></dns>
+    <dns><query name="example.com" type="MX"/><query name="mail.example.com" type="A" transport="tcp"/></dns>
     <accounted/>
+    <peer name="mx.outside.test" sessions="2" min-sessions="1" max-sessions="3"/>
   </verify>
 </case>
 )");
@@ -210,9 +211,12 @@ TEST_F(ModelTest, CaseParsesStepsAndChecks) {
   EXPECT_EQ(c.steps[1].text, "Subject: hi\n\nbody\n");
   EXPECT_EQ(c.steps[2].seconds, 5400);
   EXPECT_EQ(c.steps[4].seconds, 20);
-  ASSERT_EQ(c.steps[5].checks.size(), 3u);
+  ASSERT_EQ(c.steps[5].checks.size(), 4u);
   EXPECT_EQ(c.steps[5].checks[0].children[0].attr("equals"), "hi");
   EXPECT_EQ(c.steps[5].checks[1].children.size(), 2u);
+  EXPECT_EQ(c.steps[5].checks[1].children[1].attr("transport"), "tcp");
+  EXPECT_EQ(c.steps[5].checks[3].attr("sessions"), "2");
+  EXPECT_EQ(c.steps[5].checks[3].attr("max-sessions"), "3");
 }
 
 TEST_F(ModelTest, CaseErrorsCarryFileAndLine) {
@@ -244,6 +248,10 @@ TEST_F(ModelTest, CaseErrorsCarryFileAndLine) {
   EXPECT_NE(e10.find(p10 + ":4: <bounce>: host and user go together"), std::string::npos) << e10;
   auto [p11, e11] = bad("  <edit-file host=\"h\" path=\"etc/aliases\">x</edit-file>\n");
   EXPECT_NE(e11.find(p11 + ":4: <edit-file>: path must be absolute"), std::string::npos) << e11;
+  auto [p12, e12] = bad("  <verify><peer name=\"p\" sessions=\"many\"/></verify>\n");
+  EXPECT_NE(e12.find(p12 + ":4: <peer>: sessions must be a number"), std::string::npos) << e12;
+  auto [p13, e13] = bad("  <verify><dns><query name=\"n\" via=\"tcp\"/></dns></verify>\n");
+  EXPECT_NE(e13.find(p13 + ":4: <query>: unknown attribute \"via\""), std::string::npos) << e13;
 
   auto p = put("suites/a/y.xml", "<case id=\"a.y\" area=\"a\">\n  <summary>s</summary>\n  <topology ref=\"nowhere.xml\"/>\n  <flush host=\"h\"/>\n</case>\n");
   EXPECT_NE(error_of([&] { load_case(p); }).find(p + ":3: <topology>: no such file \"nowhere.xml\""), std::string::npos);

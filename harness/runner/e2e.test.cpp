@@ -99,6 +99,13 @@ TEST_F(RunnerEndToEndTest, BadFilesAreRefusedBeforeAnythingStarts) {
   EXPECT_NE(nobin.out.find("MTA binary"), std::string::npos) << nobin.out;
 }
 
+TEST_F(RunnerEndToEndTest, PeerSessionsAreCounted) {
+  Output r = run("run " + common() + " -j 2 " + data_ + "/services");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("PASS: runner.peer-sessions ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("XFAIL: runner.peer-sessions-fail ("), std::string::npos) << r.out;
+}
+
 // Processes running the given executable.
 int processes_of(const std::string& exe) {
   int n = 0;

@@ -43,6 +43,8 @@ class Services {
   virtual std::vector<DnsQuery> dns_log() = 0;
   virtual std::vector<PeerMessage> peer_messages(const std::string& name) = 0;
   virtual std::string peer_transcripts(const std::string& name) = 0;
+  // SMTP sessions (connections) the peer has had so far: one per attempt of an MTA.
+  virtual size_t peer_sessions(const std::string& name) = 0;
   virtual void stop() = 0;
 
   static bool available();

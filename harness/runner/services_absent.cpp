@@ -18,6 +18,7 @@ class AbsentServices : public Services {
   std::vector<DnsQuery> dns_log() override { return {}; }
   std::vector<PeerMessage> peer_messages(const std::string&) override { return {}; }
   std::string peer_transcripts(const std::string&) override { return {}; }
+  size_t peer_sessions(const std::string&) override { return 0; }
   void stop() override {}
 };
 

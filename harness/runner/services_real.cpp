@@ -76,6 +76,10 @@ class RealServices : public Services {
     }
     return s;
   }
+  size_t peer_sessions(const std::string& name) override {
+    auto it = peers_.find(name);
+    return it == peers_.end() ? 0 : it->second->transcripts().size();
+  }
   void stop() override {
     for (auto& [_, p] : peers_) p->stop();
     if (dns_) dns_->stop();

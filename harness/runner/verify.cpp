@@ -239,6 +239,38 @@ std::vector<Item> peer_items(Lab& lab, const std::string& name) {
   return items;
 }
 
+// sessions / min-sessions / max-sessions count the peer's SMTP sessions
+// (attempts: connections, whether or not a message was accepted); the
+// message checks apply as for a mailbox. With only session attributes, no
+// message is required.
+Verdict check_peer(Lab& lab, const Check& c) {
+  const std::string& name = c.attr("name");
+  if (!lab.topology().peer(name)) throw std::runtime_error("no peer \"" + name + "\" in the topology");
+  bool by_sessions = c.has("sessions") || c.has("min-sessions") || c.has("max-sessions");
+  if (by_sessions) {
+    size_t n = lab.services().peer_sessions(lab.topology().peer(name)->name);
+    std::string expected;
+    bool ok = true;
+    if (c.has("sessions")) {
+      expected = c.attr("sessions");
+      ok = n == std::stoul(c.attr("sessions"));
+    }
+    if (c.has("min-sessions")) {
+      expected += (expected.empty() ? "" : ", ") + std::string("at least ") + c.attr("min-sessions");
+      ok = ok && n >= std::stoul(c.attr("min-sessions"));
+    }
+    if (c.has("max-sessions")) {
+      expected += (expected.empty() ? "" : ", ") + std::string("at most ") + c.attr("max-sessions");
+      ok = ok && n <= std::stoul(c.attr("max-sessions"));
+    }
+    if (!ok)
+      return fail("peer " + name + ": " + std::to_string(n) + " session(s)", expected + " session(s)",
+                  lab.services().peer_transcripts(lab.topology().peer(name)->name));
+    if (!c.has("count") && !c.has("min") && c.children.empty()) return {};
+  }
+  return select_items(c, peer_items(lab, name), "peer " + name);
+}
+
 Verdict check_queue(Lab& lab, const Check& c) {
   auto entries = lab.queue(lab.host(c.attr("host")));
   std::string listing;
@@ -353,13 +385,14 @@ bool query_ok(const Check& q, const DnsQuery& x) {
   if (norm_name(q.attr("name")) != norm_name(x.name)) return false;
   if (q.has("type") && !model::iequals(q.attr("type"), x.type)) return false;
   if (q.has("result") && !model::iequals(q.attr("result"), x.result)) return false;
+  if (q.has("transport") && !model::iequals(q.attr("transport"), x.transport)) return false;
   return true;
 }
 
 Verdict check_dns(Lab& lab, const Check& c) {
   auto log = lab.services().dns_log();
   std::string listing;
-  for (const auto& x : log) listing += x.client + " " + x.name + " " + x.type + " -> " + x.result + "\n";
+  for (const auto& x : log) listing += x.transport + " " + x.client + " " + x.name + " " + x.type + " -> " + x.result + "\n";
   if (listing.empty()) listing = "(no DNS queries)";
   if (!c.children.empty()) {
     // An ordered subsequence: each <query> after the previous one.
@@ -520,7 +553,7 @@ Verdict evaluate(Lab& lab, const Check& c) {
     auto items = mailbox_items(lab, c.attr("host"), c.attr("user"), c.attr("format"), c.attr("path"));
     return select_items(c, items, c.attr("user") + "'s mailbox on " + c.attr("host"));
   }
-  if (c.kind == "peer") return select_items(c, peer_items(lab, c.attr("name")), "peer " + c.attr("name"));
+  if (c.kind == "peer") return check_peer(lab, c);
   if (c.kind == "queue") return check_queue(lab, c);
   if (c.kind == "bounce") return check_bounce(lab, c);
   if (c.kind == "dns") return check_dns(lab, c);
