@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -384,9 +385,21 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
               [w = weak_from_this(), cb = std::move(cb), a = std::move(a)]() mutable { finish(w, cb, std::move(a)); });
   }
 
+  // How often one question is sent before a SERVFAIL, REFUSED or NOTIMP
+  // answer is final: glibc's res_send() (and so Postfix) moves on to the
+  // next server and starts over for each attempt, so it asks attempts x
+  // servers times. c-ares with NOCHECKRESP hands us the first such answer;
+  // run() asks again until the same number of queries were sent.
+  int max_sends() const {
+    int attempts = opts.attempts > 0 ? opts.attempts : conf.attempts;
+    int servers = conf.nameservers.empty() ? 1 : static_cast<int>(conf.nameservers.size());
+    return std::max(1, attempts) * servers;
+  }
+
   // One query with CNAME following; `cb` gets the final Answer (not posted
-  // again: it already runs from a posted handler).
-  void run(std::string name, uint16_t type, int hops, Callback cb) {
+  // again: it already runs from a posted handler). `sent` counts the
+  // queries already sent for this name (see max_sends()).
+  void run(std::string name, uint16_t type, int hops, Callback cb, int sent = 0) {
     if (!chan) {
       Answer a;
       a.status = Status::error;
@@ -397,7 +410,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
       return;
     }
     chan->send(name, type,
-               [w = weak_from_this(), name, type, hops, cb = std::move(cb)](int st, std::vector<uint8_t> reply) {
+               [w = weak_from_this(), name, type, hops, sent, cb = std::move(cb)](int st, std::vector<uint8_t> reply) {
                  auto self = w.lock();
                  if (!self) {
                    Answer a;
@@ -406,6 +419,11 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
                    a.canonical = name;
                    a.qtype = type;
                    cb(std::move(a));
+                   return;
+                 }
+                 bool server_failed = st == ARES_ESERVFAIL || st == ARES_EREFUSED || st == ARES_ENOTIMP;
+                 if (server_failed && sent + 1 < self->max_sends()) {
+                   self->run(name, type, hops, cb, sent + 1);
                    return;
                  }
                  self->on_reply(st, reply, name, type, hops, cb);

@@ -143,6 +143,23 @@ TEST_F(ResolverTest, FirstQueriesFailThenAnswer) {
   EXPECT_EQ(srv_->queries("udp"), 2);
 }
 
+TEST_F(ResolverTest, ServfailAndRefusedAreAskedAgainOncePerAttempt) {
+  // As glibc's res_send() (so Postfix): attempts:2 sends a question twice
+  // before a SERVFAIL or REFUSED is final (found by dns.servfail-defers-then-delivered).
+  resolver_ = std::make_unique<dns::Resolver>(io_, dns::ResolverOptions{conf_, srv_->port(), 300, 2});
+  srv_->add("flaky.example", "MX", "10 mx.flaky.example");
+  srv_->rule("flaky.example", "MX", Fault{Fault::servfail, 1});
+  auto a = mx("flaky.example");
+  EXPECT_EQ(a.status, Status::ok);
+  EXPECT_EQ(srv_->queries("udp"), 2);
+  srv_->rule("flaky.example", "MX", Fault{Fault::refused});
+  EXPECT_EQ(mx("flaky.example").status, Status::refused);
+  EXPECT_EQ(srv_->queries("udp"), 4);
+  srv_->rule("flaky.example", "MX", Fault{Fault::servfail});
+  EXPECT_EQ(mx("flaky.example").status, Status::servfail);
+  EXPECT_EQ(srv_->queries("udp"), 6);
+}
+
 TEST_F(ResolverTest, TruncatedUdpReplyIsRetriedOverTcp) {
   for (int i = 1; i <= 40; ++i)
     srv_->add("big.example", "MX", std::to_string(i) + " mx" + std::to_string(i) + ".big.example");
