@@ -30,6 +30,8 @@ constexpr const char* kSvc = "qmgr";
 struct Limits {
   int concurrency = 20;
   int recipients = 50;
+  int initial = 5;        // _initial_destination_concurrency
+  int cohort_limit = 1;   // _destination_concurrency_failed_cohort_limit (0: never dead)
 };
 
 struct Job {
@@ -39,11 +41,35 @@ struct Job {
   std::vector<std::string> addrs;
 };
 
+// One destination (transport:nexthop), as Postfix's in-core queue: its
+// concurrency window starts at the initial concurrency, grows by one after
+// `window` deliveries without a connection-level failure and shrinks by one
+// after each such failure (Postfix's default feedback: 1/concurrency up, 1
+// down, hysteresis 1). Each failure adds 1/window to fail_cohorts; at the
+// failed-cohort limit the destination is dead for minimal_backoff_time. When
+// nothing is queued or in flight for it and it is not dead, Postfix discards
+// the queue, and so the counts start again: reset().
 struct Dest {
   std::deque<Job> queue;
   int active = 0;
+  int window = 0;  // 0: not started (set from Limits::initial on first use)
+  double success = 0, fail_cohorts = 0;
   int64_t dead_until = 0;
   std::string dead_reason, dead_dsn;
+
+  void reset() {
+    window = 0;
+    success = fail_cohorts = 0;
+  }
+  // A dead destination comes back after minimal_backoff_time (Postfix's
+  // unthrottle timer), at the initial concurrency. Checked wherever the
+  // state is used, since a wake-up may act before the next tick() did.
+  void revive_if_due(int64_t now) {
+    if (dead_until && dead_until <= now) {
+      dead_until = 0;
+      reset();
+    }
+  }
 };
 
 struct Active {
@@ -110,8 +136,13 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     };
     l.concurrency = static_cast<int>(pick("_destination_concurrency_limit", "default_destination_concurrency_limit"));
     l.recipients = static_cast<int>(pick("_destination_recipient_limit", "default_destination_recipient_limit"));
+    l.initial = static_cast<int>(pick("_initial_destination_concurrency", "initial_destination_concurrency"));
+    l.cohort_limit = static_cast<int>(
+        pick("_destination_concurrency_failed_cohort_limit", "default_destination_concurrency_failed_cohort_limit"));
     if (l.concurrency <= 0) l.concurrency = 1;
     if (l.recipients <= 0) l.recipients = 1;
+    if (l.initial <= 0) l.initial = 1;
+    if (l.initial > l.concurrency) l.initial = l.concurrency;
     limits[transport] = l;
     return l;
   }
@@ -262,6 +293,7 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     int64_t now = util::now_sec();
     for (auto it = ready.begin(); it != ready.end();) {
       Dest& d = dests[*it];
+      d.revive_if_due(now);
       while (!d.queue.empty()) {
         const Job& front = d.queue.front();
         if (d.dead_until > now) {
@@ -272,7 +304,8 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
         }
         if (stopping) break;
         Limits l = limits_for(front.transport);
-        if (d.active >= l.concurrency || transport_active[front.transport] >= process_limit) break;
+        if (d.window <= 0) d.window = l.initial;
+        if (d.active >= d.window || transport_active[front.transport] >= process_limit) break;
         Job j = std::move(d.queue.front());
         d.queue.pop_front();
         start_job(std::move(j), d);
@@ -371,13 +404,55 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
       a.results[i] = r;
       all_dead = false;
     }
-    if (all_dead && counted) {
-      d.dead_until = util::now_sec() + policy.minimal_backoff;
-      d.dead_reason = rs.front().reason;
-      d.dead_dsn = rs.front().dsn;
+    if (counted) {
+      if (all_dead)
+        throttle(d, j.transport, rs.front());
+      else
+        unthrottle(d, j.transport);
     }
+    if (d.queue.empty() && d.active == 0 && d.dead_until == 0) d.reset();
     if (--a.pending <= 0) finalize(j.id);
     pump();
+  }
+
+  // Postfix qmgr_queue_throttle(): a connection-level failure (the agent
+  // says the next hop is unreachable) is negative feedback.
+  void throttle(Dest& d, const std::string& transport, const core::DeliveryResult& why) {
+    d.revive_if_due(util::now_sec());
+    if (d.dead_until) return;  // already dead (a delivery that was in flight)
+    Limits l = limits_for(transport);
+    if (d.window <= 0) d.window = l.initial;
+    d.fail_cohorts += 1.0 / d.window;
+    if (l.cohort_limit > 0 && d.fail_cohorts >= l.cohort_limit) {
+      d.dead_until = util::now_sec() + policy.minimal_backoff;
+      d.dead_reason = why.reason;
+      d.dead_dsn = why.dsn;
+      return;
+    }
+    d.success = 0;
+    if (d.window > 1) d.window--;
+  }
+
+  // Postfix qmgr_queue_unthrottle(): anything else is positive feedback.
+  void unthrottle(Dest& d, const std::string& transport) {
+    Limits l = limits_for(transport);
+    d.revive_if_due(util::now_sec());
+    if (d.dead_until) {  // a delivery still in flight got through: alive again
+      d.dead_until = 0;
+      d.reset();
+      return;
+    }
+    if (d.window <= 0) d.window = l.initial;
+    if (d.window < l.concurrency) {
+      double feedback = 1.0 / d.window;
+      d.success += feedback;
+      while (d.success + feedback / 2 >= 1) {
+        d.window++;
+        d.success -= 1;
+      }
+      if (d.window > l.concurrency) d.window = l.concurrency;
+    }
+    d.fail_cohorts = 0;
   }
 
   void log_result(const std::string& id, const Active& a, const core::DeliveryResult& r, const std::string& service,
@@ -572,8 +647,7 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     int64_t now = util::now_sec();
     if (now - last_deferred_scan >= policy.queue_run_delay || now < last_deferred_scan) scan_deferred(false);
     scan_incoming();
-    for (auto& [k, d] : dests)
-      if (d.dead_until && d.dead_until <= now) d.dead_until = 0;
+    for (auto& [k, d] : dests) d.revive_if_due(now);
     pump();
   }
 };
@@ -601,7 +675,10 @@ void Qmgr::incoming(const std::string& id) { impl_->incoming_one(id); }
 void Qmgr::request(char req) {
   switch (req) {
     case core::trigger::flush:
-      for (auto& [k, d] : impl_->dests) d.dead_until = 0;
+      for (auto& [k, d] : impl_->dests) {
+        d.dead_until = 0;
+        d.reset();
+      }
       impl_->scan_deferred(true);
       impl_->scan_incoming();
       break;

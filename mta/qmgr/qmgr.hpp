@@ -14,8 +14,13 @@
 //     removes the message or rewrites it with the recipients still pending and
 //     moves it to deferred/ with its next attempt as the file's mtime;
 //   - scans deferred/ every queue_run_delay for due messages; expires messages
-//     past their lifetime; sends one delay warning; remembers dead
-//     destinations for minimal_backoff_time ("delivery temporarily suspended");
+//     past their lifetime; sends one delay warning; runs Postfix's
+//     concurrency feedback per destination (a window that starts at
+//     initial_destination_concurrency, shrinks with each connection-level
+//     failure and grows with deliveries) and declares a destination dead when
+//     the failures add up to destination_concurrency_failed_cohort_limit
+//     cohorts: for minimal_backoff_time its mail is deferred without a
+//     connection ("delivery temporarily suspended");
 //   - 'F' (postqueue -f) makes every deferred message due and forgets dead
 //     destinations.
 //   At start-up active/ is moved back to incoming/, temporary files in
@@ -28,7 +33,10 @@
 //   maximal_queue_lifetime, bounce_queue_lifetime, delay_warning_time,
 //   qmgr_message_active_limit, default_process_limit,
 //   default_destination_concurrency_limit, default_destination_recipient_limit,
-//   TRANSPORT_destination_concurrency_limit, TRANSPORT_destination_recipient_limit
+//   TRANSPORT_destination_concurrency_limit, TRANSPORT_destination_recipient_limit,
+//   initial_destination_concurrency, TRANSPORT_initial_destination_concurrency,
+//   default_destination_concurrency_failed_cohort_limit,
+//   TRANSPORT_destination_concurrency_failed_cohort_limit
 #pragma once
 #include "core/config.hpp"
 #include "core/delivery.hpp"

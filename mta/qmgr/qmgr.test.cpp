@@ -209,6 +209,46 @@ TEST_F(QmgrTest, DeadDestinationSuspendsOtherMessages) {
   EXPECT_EQ(e.rcpts[0].reason.rfind("delivery temporarily suspended: connect to", 0), 0u) << e.rcpts[0].reason;
 }
 
+// Postfix's feedback with the defaults (initial concurrency 5, one failed
+// cohort): at most 5 deliveries start, the window shrinks with each
+// failure, and the 4th failure (1/5 + 1/4 + 1/3 + 1/2 >= 1) kills the
+// destination, so the 6th message is suspended without a delivery.
+TEST_F(QmgrTest, DestinationDiesAfterAFailedCohort) {
+  agent_->answer = [](const std::string&) { return std::string("4.4.1"); };
+  agent_->dead = true;
+  make_qmgr();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(inject({"x" + std::to_string(i) + "@dead.test"}));
+  qmgr_->start();
+  ASSERT_TRUE(run_until([&] {
+    for (const auto& id : ids)
+      if (store_->locate(id) != queue::Q::deferred) return false;
+    return true;
+  }));
+  EXPECT_EQ(agent_->seen.size(), 5u);
+  int suspended = 0;
+  for (const auto& id : ids)
+    suspended += read(queue::Q::deferred, id).rcpts[0].reason.rfind("delivery temporarily suspended: ", 0) == 0;
+  EXPECT_EQ(suspended, 1);
+}
+
+// Postfix discards an idle destination's queue and its failure counts
+// with it: one message at a time to an unreachable host, each is tried
+// (found by requeue.dead-destination-forgotten-when-idle).
+TEST_F(QmgrTest, IdleDestinationForgetsItsFailures) {
+  agent_->answer = [](const std::string&) { return std::string("4.4.1"); };
+  agent_->dead = true;
+  make_qmgr();
+  std::string a = inject({"x@dead.test"});
+  qmgr_->start();
+  ASSERT_TRUE(run_until([&] { return store_->locate(a) == queue::Q::deferred; }));
+  std::string b = inject({"y@dead.test"});
+  qmgr_->incoming(b);
+  ASSERT_TRUE(run_until([&] { return store_->locate(b) == queue::Q::deferred; }));
+  EXPECT_EQ(agent_->seen.size(), 2u);
+  EXPECT_EQ(read(queue::Q::deferred, b).rcpts[0].reason, "connect to x[192.0.2.1]:25: Connection refused");
+}
+
 TEST_F(QmgrTest, RecoveryRequeuesActiveDropsTempAndQuarantinesCorrupt) {
   std::string id = inject({"b@remote.test"}, 0, "a@example.test", queue::Q::incoming);
   ASSERT_FALSE(store_->move(queue::Q::incoming, queue::Q::active, id));
