@@ -62,7 +62,7 @@ const std::map<std::string, CheckSpec>& check_specs() {
       {"peer",
        {{"name", "count", "min", "message", "sessions", "min-sessions", "max-sessions"},
         {"name"}, {"header", "body", "mail-from", "rcpt-to"}}},
-      {"queue", {{"host", "count", "min", "empty"}, {"host"}, {"recipient", "sender"}}},
+      {"queue", {{"host", "count", "min", "empty", "in"}, {"host"}, {"recipient", "sender"}}},
       {"bounce", {{"host", "user", "peer", "count", "message"}, {}, {"dsn", "header", "body"}}},
       {"dns", {{"name", "type", "count", "min", "result", "transport"}, {}, {"query"}}},
       {"log", {{"host", "pattern", "count", "min", "max"}, {"host", "pattern"}, {}}},

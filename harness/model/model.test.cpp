@@ -194,6 +194,7 @@ TEST_F(ModelTest, CaseParsesStepsAndChecks) {
     <dns><query name="example.com" type="MX"/><query name="mail.example.com" type="A" transport="tcp"/></dns>
     <accounted/>
     <peer name="mx.outside.test" sessions="2" min-sessions="1" max-sessions="3"/>
+    <queue host="mail.example.com" in="deferred" count="1"/>
   </verify>
 </case>
 )");
@@ -211,7 +212,8 @@ TEST_F(ModelTest, CaseParsesStepsAndChecks) {
   EXPECT_EQ(c.steps[1].text, "Subject: hi\n\nbody\n");
   EXPECT_EQ(c.steps[2].seconds, 5400);
   EXPECT_EQ(c.steps[4].seconds, 20);
-  ASSERT_EQ(c.steps[5].checks.size(), 4u);
+  ASSERT_EQ(c.steps[5].checks.size(), 5u);
+  EXPECT_EQ(c.steps[5].checks[4].attr("in"), "deferred");
   EXPECT_EQ(c.steps[5].checks[0].children[0].attr("equals"), "hi");
   EXPECT_EQ(c.steps[5].checks[1].children.size(), 2u);
   EXPECT_EQ(c.steps[5].checks[1].children[1].attr("transport"), "tcp");

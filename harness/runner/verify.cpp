@@ -280,9 +280,15 @@ Verdict check_queue(Lab& lab, const Check& c) {
     listing += "\n";
   }
   if (listing.empty()) listing = "(queue empty)";
+  // in="deferred": only messages in that queue (postqueue -j queue_name),
+  // e.g. to wait until a failed attempt has been written back, not only logged.
+  if (c.has("in"))
+    std::erase_if(entries, [&](const QueueEntry& e) { return !model::iequals(e.queue_name, c.attr("in")); });
   std::string expected;
   if (!count_ok(c, entries.size(), expected, c.children.empty()))
-    return fail("queue of " + c.attr("host") + ": " + std::to_string(entries.size()) + " message(s)", expected + " message(s)", listing);
+    return fail("queue of " + c.attr("host") + (c.has("in") ? " (" + c.attr("in") + ")" : std::string()) + ": " +
+                    std::to_string(entries.size()) + " message(s)",
+                expected + " message(s)", listing);
   for (const auto& ch : c.children) {
     bool found = false;
     for (const auto& e : entries) {
