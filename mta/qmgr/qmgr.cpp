@@ -563,9 +563,10 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
       // destructors inside co_await expressions.
       auto defer_file = [this, id, bytes = std::move(bytes), when]() -> std::error_code {
         if (auto e = store.replace(queue::Q::active, id, bytes)) return e;
-        if (auto e = store.move(queue::Q::active, queue::Q::deferred, id, true)) return e;
-        store.set_mtime(queue::Q::deferred, id, when);
-        return {};
+        // The next attempt is the mtime; set before the rename (which keeps
+        // it), so a file in deferred/ always carries its schedule.
+        store.set_mtime(queue::Q::active, id, when);
+        return store.move(queue::Q::active, queue::Q::deferred, id, true);
       };
       auto ec = co_await util::run_blocking(std::move(defer_file));
       if (ec && ec != std::errc::no_such_file_or_directory)
