@@ -122,9 +122,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
     // replies, moves to the next server and, when none is left, reports
     // ECONNREFUSED, so SERVFAIL, REFUSED and an unreachable server would look
     // the same. The query id and the question are still matched (that check
-    // sits where c-ares looks the query up). XXX: the price is that a
-    // SERVFAIL from the first server is final for this query instead of
-    // trying the next one; timeouts and unreachable servers still fail over.
+    // sits where c-ares looks the query up). Such answers are asked again by
+    // run() (max_sends(), as glibc); the repeat goes to the same server, not
+    // the next one; timeouts and unreachable servers still fail over.
     opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_NOCHECKRESP;
     mask |= ARES_OPT_FLAGS;
     opts.ndots = 1;
