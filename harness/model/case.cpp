@@ -1,5 +1,6 @@
 #include "model/case.hpp"
 
+#include "model/adapter.hpp"
 #include "model/text.hpp"
 #include "model/xml.hpp"
 
@@ -77,6 +78,9 @@ const std::map<std::string, CheckSpec>& check_specs() {
       {"dsn",
        {{"recipient", "original-recipient", "action", "status", "remote-mta", "diagnostic", "reporting-mta"}, {}, {}}},
       {"query", {{"name", "type", "result"}, {"name"}, {}}},
+      // a <run> step's expectations on the command's output
+      {"stdout", {value, {}, {}}},
+      {"stderr", {value, {}, {}}},
   };
   return specs;
 }
@@ -120,6 +124,20 @@ Check parse_check(const XmlFile& x, const pugi::xml_node& n, bool top) {
     if (k == "message" && v != "any" && v != "first" && v != "last" && v.find_first_not_of("0123456789") != std::string::npos)
       x.fail(n, "<" + kind + ">: message must be any, first, last or a number");
   }
+  if (kind == "stdout" || kind == "stderr") {
+    // Either one of equals/contains/matches (absent="true" inverts it), or
+    // a template as the element's text (docs/cases.md, <run>).
+    c.text = template_body(XmlFile::text(n));
+    int values = 0;
+    for (const auto& [k, v] : c.attrs) values += is_value_attr(k);
+    if (values + !c.text.empty() != 1)
+      x.fail(n, "<" + kind + ">: give exactly one of equals, contains, matches, or a template as text");
+    if (!c.text.empty() && c.has("absent")) x.fail(n, "<" + kind + ">: absent does not go with a template");
+    if (auto why = check_template(c.text); !why.empty()) x.fail(n, "<" + kind + ">: " + why);
+    for (auto ch : n.children())
+      if (ch.type() == pugi::node_element) x.fail(ch, "<" + kind + ">: unexpected child <" + std::string(ch.name()) + ">");
+    return c;
+  }
   if (kind == "header" || kind == "body") {
     int values = 0;
     for (const auto& [k, v] : c.attrs) values += is_value_attr(k);
@@ -149,7 +167,8 @@ const std::map<std::string, StepKind>& step_kinds() {
       {"advance", StepKind::advance},       {"advance-to", StepKind::advance_to},
       {"restart", StepKind::restart},       {"flush", StepKind::flush},
       {"newaliases", StepKind::newaliases}, {"edit-file", StepKind::edit_file},
-      {"wait-until", StepKind::wait_until}, {"verify", StepKind::verify},
+      {"run", StepKind::run},               {"wait-until", StepKind::wait_until},
+      {"verify", StepKind::verify},
   };
   return m;
 }
@@ -266,6 +285,29 @@ Case load_case(const std::string& path, const std::string& repo_root_in) {
         if (auto m = x.opt(n, "mode", "replace"); m != "replace" && m != "append")
           x.fail(n, "<edit-file>: mode must be replace or append");
         s.text = dedent(XmlFile::text(n));
+        break;
+      }
+      case StepKind::run: {
+        // <run host= command= status= timeout=> with <stdout>/<stderr> children.
+        x.check_attrs(n, {"host", "command", "status", "timeout"});
+        need_host();
+        std::string cmd = x.req(n, "command");
+        std::vector<std::string> words;
+        try {
+          words = split_command(cmd);
+        } catch (const std::runtime_error& e) {
+          x.fail(n, std::string("<run>: ") + e.what());
+        }
+        if (words.empty() || words.front().empty()) x.fail(n, "<run>: empty command");
+        x.integer(n, "status", 0, 0, 255);
+        s.seconds = x.duration(n, "timeout", 30);
+        for (auto ch : n.children()) {
+          if (ch.type() == pugi::node_pcdata && !trim(ch.value()).empty()) x.fail(n, "<run>: unexpected text");
+          if (ch.type() != pugi::node_element) continue;
+          std::string k = ch.name();
+          if (k != "stdout" && k != "stderr") x.fail(ch, "<run>: unexpected child <" + k + "> (expected stdout, stderr)");
+          s.checks.push_back(parse_check(x, ch, false));
+        }
         break;
       }
       case StepKind::wait_until:

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <regex>
 #include <thread>
 
 namespace mxlab::runner {
@@ -199,6 +200,91 @@ void do_edit(Lab& lab, const model::Step& s) {
   lab.note("# edited " + h.def->name + ":" + inside + "\n");
 }
 
+// {queue-id} (the only queued message) and {queue-id:ADDRESS} (the queued
+// message with that recipient) in a <run> command word: the id from the
+// adapter's queue listing, so that "postsuper -d {queue-id:bob@x}" works
+// with any MTA's ids.
+std::string resolve_queue_ids(Lab& lab, HostRt& h, std::string word) {
+  for (;;) {
+    auto open = word.find("{queue-id");
+    if (open == std::string::npos) return word;
+    auto close = word.find('}', open);
+    if (close == std::string::npos) return word;
+    std::string inner = word.substr(open + 1, close - open - 1);
+    if (inner != "queue-id" && inner.rfind("queue-id:", 0) != 0) return word;
+    std::string rcpt = inner == "queue-id" ? "" : inner.substr(9);
+    std::vector<std::string> ids;
+    std::string listing;
+    for (const auto& e : lab.queue(h)) {
+      bool has = rcpt.empty();
+      listing += e.queue_id;
+      for (const auto& r : e.recipients) {
+        listing += " <" + r.address + ">";
+        has |= model::iequals(r.address, rcpt);
+      }
+      listing += "\n";
+      if (has) ids.push_back(e.queue_id);
+    }
+    if (ids.size() != 1)
+      throw StepFailure("{" + inner + "}: " + std::to_string(ids.size()) + " queued messages on " + h.def->name +
+                            (rcpt.empty() ? "" : " with recipient " + rcpt),
+                        "exactly one", listing.empty() ? "(queue empty)" : listing);
+    word.replace(open, close - open + 1, ids.front());
+  }
+}
+
+// A <stdout>/<stderr> expectation on a command's output.
+bool output_ok(const model::Check& c, const std::string& text, std::string& why) {
+  if (!c.text.empty()) return model::match_template(c.text, text, why);
+  bool hit = false;
+  std::string want;
+  if (c.has("equals")) {
+    hit = text == c.attr("equals");
+    want = "equal to \"" + c.attr("equals") + "\"";
+  } else if (c.has("contains")) {
+    hit = text.find(c.attr("contains")) != std::string::npos;
+    want = "containing \"" + c.attr("contains") + "\"";
+  } else {
+    hit = std::regex_search(text, std::regex(c.attr("matches"), std::regex::ECMAScript | std::regex::multiline));
+    want = "matching /" + c.attr("matches") + "/";
+  }
+  bool absent = c.attr("absent") == "true";
+  if (hit != absent) return true;
+  why = c.kind + (absent ? " is " : " is not ") + want;
+  return false;
+}
+
+// <run host= command=>: a command in the host (the adapter's tool by its
+// Postfix name, or an absolute path), its exit status and its output.
+void do_run(Lab& lab, const model::Step& s) {
+  HostRt& h = lab.host(s.attr("host"));
+  std::vector<std::string> words;
+  for (const auto& w : model::split_command(s.attr("command")))
+    words.push_back(resolve_queue_ids(lab, h, model::substitute(w, h.vars)));
+  std::string tmpl = "{args}";
+  auto tool = lab.adapter().tools.find(words.front());
+  if (tool != lab.adapter().tools.end()) {
+    tmpl = tool->second + " {args}";
+    words.erase(words.begin());
+  } else if (words.front().front() != '/') {
+    throw std::runtime_error("run: adapter " + lab.adapter().name + " has no <tool name=\"" + words.front() +
+                             "\">, and the command is not an absolute path");
+  }
+  auto r = lab.command(h, tmpl, words, "", static_cast<int>(s.seconds * 1000));
+  if (!r.out.empty()) lab.note("stdout:\n" + r.out + (r.out.back() == '\n' ? "" : "\n"));
+  int want = std::stoi(s.attr("status", "0"));
+  if (r.timed_out) throw StepFailure("the command did not finish within " + std::to_string(s.seconds) + " s", "exit status " + std::to_string(want), "timed out");
+  if (r.status != want)
+    throw StepFailure("the command exited with status " + std::to_string(r.status), "exit status " + std::to_string(want),
+                      "exit status " + std::to_string(r.status) + "\nstdout:\n" + r.out + "stderr:\n" + r.err);
+  for (const auto& c : s.checks) {
+    const std::string& text = c.kind == "stdout" ? r.out : r.err;
+    std::string why;
+    if (!output_ok(c, text, why))
+      throw StepFailure(c.describe() + ": " + why, c.text.empty() ? c.describe() : c.text, text.empty() ? "(empty)" : text);
+  }
+}
+
 void do_wait(Lab& lab, const model::Step& s) {
   using Clock = std::chrono::steady_clock;
   auto deadline = Clock::now() + std::chrono::seconds(s.seconds);
@@ -252,6 +338,7 @@ void run_step(Lab& lab, const model::Step& s) {
     case K::flush: run_admin(lab, s, lab.adapter().flush, "flush"); break;
     case K::newaliases: run_admin(lab, s, lab.adapter().newaliases, "newaliases"); break;
     case K::edit_file: do_edit(lab, s); break;
+    case K::run: do_run(lab, s); break;
     case K::wait_until: do_wait(lab, s); break;
     case K::verify:
       for (const auto& c : s.checks) {
