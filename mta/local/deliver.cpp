@@ -144,7 +144,9 @@ core::DeliveryResult summarize(size_t rcpt, const std::vector<Leaf>& leaves) {
   if (const Leaf* l = first_defer ? first_defer : first_bounce) {
     r.dsn = l->status.dsn;
     r.reason = l->status.text;
-    r.diagnostic = "X-Postfix; " + l->status.text;
+    // No diagnostic of a remote MTA: the bounce notice writes its own
+    // "Diagnostic-Code: X-$mail_name; TEXT", as Postfix's bounce(8) does
+    // for a DSN without a diagnostic type.
     return r;
   }
   r.dsn = "2.0.0";
