@@ -69,6 +69,8 @@ const std::map<std::string, CheckSpec>& check_specs() {
       // children
       {"header", {{"name", "equals", "contains", "matches", "absent"}, {"name"}, {}}},
       {"body", {value, {}, {}}},
+      {"stdout", {value, {}, {}}},
+      {"stderr", {value, {}, {}}},
       {"from-line", {{"sender", "matches"}, {}, {}}},
       {"return-path", {{"equals"}, {"equals"}, {}}},
       {"mail-from", {{"equals"}, {"equals"}, {}}},
@@ -167,8 +169,8 @@ const std::map<std::string, StepKind>& step_kinds() {
       {"advance", StepKind::advance},       {"advance-to", StepKind::advance_to},
       {"restart", StepKind::restart},       {"flush", StepKind::flush},
       {"newaliases", StepKind::newaliases}, {"edit-file", StepKind::edit_file},
-      {"run", StepKind::run},               {"wait-until", StepKind::wait_until},
-      {"verify", StepKind::verify},
+      {"run", StepKind::run},
+      {"wait-until", StepKind::wait_until}, {"verify", StepKind::verify},
   };
   return m;
 }
@@ -305,7 +307,8 @@ Case load_case(const std::string& path, const std::string& repo_root_in) {
           if (ch.type() == pugi::node_pcdata && !trim(ch.value()).empty()) x.fail(n, "<run>: unexpected text");
           if (ch.type() != pugi::node_element) continue;
           std::string k = ch.name();
-          if (k != "stdout" && k != "stderr") x.fail(ch, "<run>: unexpected child <" + k + "> (expected stdout, stderr)");
+          if (k != "stdout" && k != "stderr")
+            x.fail(ch, "<run>: unexpected child <" + k + "> (expected stdout, stderr)");
           s.checks.push_back(parse_check(x, ch, false));
         }
         break;

@@ -40,7 +40,9 @@ struct Check {
   std::string describe() const;  // <mailbox host="..." user="..."> (line N)
 };
 
-enum class StepKind { dialog, sendmail, advance, advance_to, restart, flush, newaliases, edit_file, run, wait_until, verify };
+enum class StepKind {
+  dialog, sendmail, advance, advance_to, restart, flush, newaliases, edit_file, run, wait_until, verify
+};
 
 struct Step {
   StepKind kind = StepKind::verify;
@@ -51,7 +53,7 @@ struct Step {
   dialog::Script script;                      // dialog
   int64_t seconds = 0;                        // advance by / wait-until, dialog and run timeout
   int64_t date = 0;                           // advance-to
-  std::vector<Check> checks;                  // verify / wait-until; run: its stdout/stderr
+  std::vector<Check> checks;                  // verify / wait-until; run: its <stdout>/<stderr>
   std::string attr(const std::string& k, const std::string& dflt = {}) const;
   std::string describe() const;               // "step 3: <dialog host=...> (line 12)"
 };

@@ -233,55 +233,51 @@ std::string resolve_queue_ids(Lab& lab, HostRt& h, std::string word) {
   }
 }
 
-// A <stdout>/<stderr> expectation on a command's output.
-bool output_ok(const model::Check& c, const std::string& text, std::string& why) {
-  if (!c.text.empty()) return model::match_template(c.text, text, why);
-  bool hit = false;
-  std::string want;
-  if (c.has("equals")) {
-    hit = text == c.attr("equals");
-    want = "equal to \"" + c.attr("equals") + "\"";
-  } else if (c.has("contains")) {
-    hit = text.find(c.attr("contains")) != std::string::npos;
-    want = "containing \"" + c.attr("contains") + "\"";
-  } else {
-    hit = std::regex_search(text, std::regex(c.attr("matches"), std::regex::ECMAScript | std::regex::multiline));
-    want = "matching /" + c.attr("matches") + "/";
-  }
-  bool absent = c.attr("absent") == "true";
-  if (hit != absent) return true;
-  why = c.kind + (absent ? " is " : " is not ") + want;
-  return false;
-}
-
-// <run host= command=>: a command in the host (the adapter's tool by its
-// Postfix name, or an absolute path), its exit status and its output.
+// <run host= command=>: the first word names one of the adapter's <tool>s
+// (the others are its arguments) or, starting with '/', a program in the
+// host; the exit status and the output must be as the step says.
 void do_run(Lab& lab, const model::Step& s) {
   HostRt& h = lab.host(s.attr("host"));
-  std::vector<std::string> words;
-  for (const auto& w : model::split_command(s.attr("command")))
-    words.push_back(resolve_queue_ids(lab, h, model::substitute(w, h.vars)));
+  std::vector<std::string> words = model::split_command(s.attr("command"));
   std::string tmpl = "{args}";
-  auto tool = lab.adapter().tools.find(words.front());
-  if (tool != lab.adapter().tools.end()) {
-    tmpl = tool->second + " {args}";
+  auto it = lab.adapter().tools.find(words.front());
+  if (it != lab.adapter().tools.end()) {
+    tmpl = it->second;
+    bool has_args = false;
+    for (const auto& w : model::split_command(tmpl)) has_args |= w == "{args}";
+    if (!has_args) tmpl += " {args}";
     words.erase(words.begin());
-  } else if (words.front().front() != '/') {
-    throw std::runtime_error("run: adapter " + lab.adapter().name + " has no <tool name=\"" + words.front() +
-                             "\">, and the command is not an absolute path");
+  } else if (words.front().empty() || words.front().front() != '/') {
+    throw std::runtime_error("adapter " + lab.adapter().name + " has no <tool name=\"" + words.front() + "\">");
   }
+  // The arguments are substituted as the adapter's own words are, and
+  // {queue-id:ADDRESS} becomes an id from the queue listing.
+  for (auto& w : words) w = resolve_queue_ids(lab, h, model::substitute(w, h.vars));
   auto r = lab.command(h, tmpl, words, "", static_cast<int>(s.seconds * 1000));
-  if (!r.out.empty()) lab.note("stdout:\n" + r.out + (r.out.back() == '\n' ? "" : "\n"));
+  lab.note("# run on " + h.def->name + ": " + s.attr("command") + "\n" + (r.out.empty() ? "" : "stdout:\n" + r.out) +
+           (r.out.empty() || r.out.back() == '\n' ? "" : "\n") + (r.err.empty() ? "" : "stderr:\n" + r.err));
   int want = std::stoi(s.attr("status", "0"));
-  if (r.timed_out) throw StepFailure("the command did not finish within " + std::to_string(s.seconds) + " s", "exit status " + std::to_string(want), "timed out");
+  if (r.timed_out)
+    throw StepFailure(s.attr("command") + " did not finish within " + std::to_string(s.seconds) + " s",
+                      "exit status " + std::to_string(want), "timed out");
   if (r.status != want)
-    throw StepFailure("the command exited with status " + std::to_string(r.status), "exit status " + std::to_string(want),
-                      "exit status " + std::to_string(r.status) + "\nstdout:\n" + r.out + "stderr:\n" + r.err);
+    throw StepFailure(s.attr("command") + " exited with status " + std::to_string(r.status),
+                      "exit status " + std::to_string(want),
+                      "exit status " + std::to_string(r.status) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err);
   for (const auto& c : s.checks) {
     const std::string& text = c.kind == "stdout" ? r.out : r.err;
-    std::string why;
-    if (!output_ok(c, text, why))
-      throw StepFailure(c.describe() + ": " + why, c.text.empty() ? c.describe() : c.text, text.empty() ? "(empty)" : text);
+    if (!c.text.empty()) {
+      // A template (model/text.hpp): line by line, {{RE}} masks.
+      std::string why;
+      if (model::match_template(c.text, text, why)) continue;
+      throw StepFailure(c.describe() + ": " + why, c.text, text.empty() ? "(empty)" : text);
+    }
+    bool negate = c.attr("absent") == "true";
+    std::string want_text;
+    bool ok = output_matches(c, text, want_text);
+    if (ok != negate) continue;
+    throw StepFailure(c.describe() + ": " + c.kind + (negate ? " is " : " is not ") + want_text,
+                      (negate ? "not " : "") + want_text, text.empty() ? "(empty)" : text);
   }
 }
 
