@@ -156,7 +156,9 @@ Adapter load_adapter(const std::string& path) {
     } else if (el == "tool") {
       x.check_attrs(n, {"name"});
       std::string name = x.req(n, "name");
-      if (name.empty() || name.find_first_of(" \t") != std::string::npos) x.fail(n, "<tool>: name must be one word");
+      // Not "/...": a <run> command starting with a path runs that program.
+      if (name.empty() || name.find_first_of(" \t/") != std::string::npos)
+        x.fail(n, "<tool>: name must be one word without '/'");
       if (a.tools.count(name)) x.fail(n, "<tool>: \"" + name + "\" is defined twice");
       a.tools[name] = cmd(n);
     } else if (el == "env") {

@@ -5,7 +5,9 @@
 //   (docs/adapters.md). It says how to render a host's configuration from
 //   its role, which directories each host gets, and the commands for
 //   start, stop, flush, queue listing (with a parser name), submission,
-//   newaliases and the wake-up after a clock move; an optional <prepare>
+//   newaliases and the wake-up after a clock move; the MTA's command-line
+//   tools by their Postfix names (<tool name="mailq">, for a case's <run>
+//   steps); an optional <prepare>
 //   command run once per host before its first start (what a package's
 //   install script does, e.g. build the aliases database); where mailboxes and the
 //   log are; whether the MTA needs root; and its capabilities (lit-style

@@ -82,6 +82,9 @@ const std::map<std::string, CheckSpec>& check_specs() {
       {"dsn",
        {{"recipient", "original-recipient", "action", "status", "remote-mta", "diagnostic", "reporting-mta"}, {}, {}}},
       {"query", {{"name", "type", "result", "transport"}, {"name"}, {}}},
+      // a <run> step's expectations on the command's output
+      {"stdout", {value, {}, {}}},
+      {"stderr", {value, {}, {}}},
   };
   return specs;
 }
@@ -125,7 +128,21 @@ Check parse_check(const XmlFile& x, const pugi::xml_node& n, bool top) {
     if (k == "message" && v != "any" && v != "first" && v != "last" && v.find_first_not_of("0123456789") != std::string::npos)
       x.fail(n, "<" + kind + ">: message must be any, first, last or a number");
   }
-  if (kind == "header" || kind == "body" || kind == "stdout" || kind == "stderr") {
+  if (kind == "stdout" || kind == "stderr") {
+    // Either one of equals/contains/matches (absent="true" inverts it), or
+    // a template as the element's text (docs/cases.md, <run>).
+    c.text = template_body(XmlFile::text(n));
+    int values = 0;
+    for (const auto& [k, v] : c.attrs) values += is_value_attr(k);
+    if (values + !c.text.empty() != 1)
+      x.fail(n, "<" + kind + ">: give exactly one of equals, contains, matches, or a template as text");
+    if (!c.text.empty() && c.has("absent")) x.fail(n, "<" + kind + ">: absent does not go with a template");
+    if (auto why = check_template(c.text); !why.empty()) x.fail(n, "<" + kind + ">: " + why);
+    for (auto ch : n.children())
+      if (ch.type() == pugi::node_element) x.fail(ch, "<" + kind + ">: unexpected child <" + std::string(ch.name()) + ">");
+    return c;
+  }
+  if (kind == "header" || kind == "body") {
     int values = 0;
     for (const auto& [k, v] : c.attrs) values += is_value_attr(k);
     bool absent = c.attr("absent") == "true";
@@ -275,18 +292,17 @@ Case load_case(const std::string& path, const std::string& repo_root_in) {
         break;
       }
       case StepKind::run: {
-        // <run host= command="postconf -n" status="0" timeout="30s">, then
-        // <stdout>/<stderr> children: equals, contains or matches (absent="true"
-        // turns contains/matches into "must not").
+        // <run host= command= status= timeout=> with <stdout>/<stderr> children.
         x.check_attrs(n, {"host", "command", "status", "timeout"});
         need_host();
-        std::string cmdline = x.req(n, "command");
-        // (req refuses an empty value, so there is at least one word)
+        std::string cmd = x.req(n, "command");
+        std::vector<std::string> words;
         try {
-          split_command(cmdline);
-        } catch (const std::exception& e) {
+          words = split_command(cmd);
+        } catch (const std::runtime_error& e) {
           x.fail(n, std::string("<run>: ") + e.what());
         }
+        if (words.empty() || words.front().empty()) x.fail(n, "<run>: empty command");
         x.integer(n, "status", 0, 0, 255);
         s.seconds = x.duration(n, "timeout", 30);
         for (auto ch : n.children()) {

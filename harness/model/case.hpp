@@ -11,7 +11,9 @@
 //     </case>
 //   Assertions (children of <verify> and <wait-until>) are kept as a small
 //   tree of Check nodes whose names and attributes are validated here; the
-//   runner evaluates them. lit's vocabulary applies: `requires` names
+//   runner evaluates them. A <run> step keeps its <stdout>/<stderr>
+//   expectations as Checks too (kind "stdout"/"stderr"; a text template in
+//   `text`). lit's vocabulary applies: `requires` names
 //   adapter capabilities (missing -> UNSUPPORTED), `unsupported` names MTAs
 //   that skip the case, `xfail` names MTAs ("*" for all) expected to fail.
 // DIAGNOSTICS
@@ -31,6 +33,7 @@ struct Check {
   std::string kind;                           // element name: mailbox, header, dsn, ...
   std::map<std::string, std::string> attrs;
   std::vector<Check> children;
+  std::string text;                           // <stdout>/<stderr> template (model/text.hpp), "" if none
   int line = 0;
   std::string attr(const std::string& k, const std::string& dflt = {}) const;
   bool has(const std::string& k) const { return attrs.count(k) != 0; }
@@ -48,7 +51,7 @@ struct Step {
   std::map<std::string, std::string> attrs;
   std::string text;                           // body (sendmail message, edit-file content)
   dialog::Script script;                      // dialog
-  int64_t seconds = 0;                        // advance by / wait-until timeout / dialog timeout
+  int64_t seconds = 0;                        // advance by / wait-until, dialog and run timeout
   int64_t date = 0;                           // advance-to
   std::vector<Check> checks;                  // verify / wait-until; run: its <stdout>/<stderr>
   std::string attr(const std::string& k, const std::string& dflt = {}) const;

@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <regex>
 #include <string>
 
 namespace mxlab::model {
@@ -314,6 +315,86 @@ TEST_F(ModelTest, CaseErrorsCarryFileAndLine) {
   EXPECT_NE(error_of([&] { load_case(p); }).find(p + ":1: <case>: id may hold"), std::string::npos);
   p = put("suites/a/w.xml", "<case id=\"a.w\" area=\"a\">\n  <topology ref=\"fixtures/topologies/t.xml\"/>\n  <summary>late</summary>\n</case>\n");
   EXPECT_NE(error_of([&] { load_case(p); }).find(p + ":3: <summary> comes first"), std::string::npos);
+}
+
+TEST_F(ModelTest, ToolNamesAreNoPaths) {
+  // A <run> command that starts with '/' runs that program of the host.
+  auto p = put("x.xml", "<adapter name=\"x\">\n  <start>s</start>\n  <tool name=\"/bin/a\">x</tool>\n</adapter>\n");
+  EXPECT_NE(error_of([&] { load_adapter(p); }).find(":3: <tool>: name must be one word without '/'"), std::string::npos);
+}
+
+TEST_F(ModelTest, RunStepWithOutputTemplates) {
+  good_topology();
+  // The template keeps its leading blanks (mailq's columns) and its
+  // trailing empty line; {{RE}} masks what differs between runs and MTAs.
+  auto p = put("suites/a/run.xml", "<case id=\"a.run\" area=\"a\">\n  <summary>s</summary>\n"
+                                   "  <topology ref=\"fixtures/topologies/t.xml\"/>\n"
+                                   "  <run host=\"mail.example.com\" command=\"postsuper -d '{queue-id:bob@x}'\" status=\"0\" timeout=\"5s\">\n"
+                                   "    <stderr matches=\"^postsuper: Deleted: 1 message$\"/>\n"
+                                   "    <stdout><![CDATA[\n"
+                                   "-Queue ID-  --Size--\n"
+                                   "{{[0-9A-F]+}}  {{ *[0-9]+}}\n"
+                                   "                    (connect to x: Connection refused)\n"
+                                   "\n"
+                                   "]]></stdout>\n"
+                                   "  </run>\n"
+                                   "  <run host=\"mail.example.com\" command=\"/bin/true\"/>\n"
+                                   "</case>\n");
+  Case c = load_case(p);
+  ASSERT_EQ(c.steps.size(), 2u);
+  const Step& r = c.steps[0];
+  EXPECT_EQ(r.kind, StepKind::run);
+  EXPECT_EQ(r.seconds, 5);
+  EXPECT_EQ(r.attr("command"), "postsuper -d '{queue-id:bob@x}'");
+  ASSERT_EQ(r.checks.size(), 2u);
+  EXPECT_EQ(r.checks[0].kind, "stderr");
+  EXPECT_EQ(r.checks[0].text, "");
+  EXPECT_EQ(r.checks[1].text,
+            "-Queue ID-  --Size--\n{{[0-9A-F]+}}  {{ *[0-9]+}}\n                    (connect to x: Connection refused)\n\n");
+  EXPECT_EQ(c.steps[1].seconds, 30);
+  EXPECT_TRUE(c.steps[1].checks.empty());
+
+  std::string why;
+  const std::string& t = r.checks[1].text;
+  EXPECT_TRUE(match_template(t, "-Queue ID-  --Size--\nAB12F  42\n                    (connect to x: Connection refused)\n\n", why)) << why;
+  EXPECT_FALSE(match_template(t, "-Queue ID-  --Size--\nab12f  42\n                    (connect to x: Connection refused)\n\n", why));
+  EXPECT_NE(why.find("line 2: \"ab12f  42\" does not match"), std::string::npos) << why;
+  // Literal text is literal: "." and "(" are no regex.
+  EXPECT_FALSE(match_template(t, "-Queue ID-  --Size--\nAB12F  42\n                    (connect to x! Connection refused)\n\n", why));
+  EXPECT_FALSE(match_template(t, "-Queue ID-  --Size--\nAB12F  42\n                    (connect to x: Connection refused)\n", why));
+  EXPECT_NE(why.find("line 4: missing"), std::string::npos) << why;
+  EXPECT_FALSE(match_template(t, "-Queue ID-  --Size--\nAB12F  42\n                    (connect to x: Connection refused)\n\nmore\n", why));
+  EXPECT_NE(why.find("line 5: unexpected \"more\""), std::string::npos) << why;
+  EXPECT_TRUE(match_template("at 08:{{[0-9]{2}}}:00 {{x}}\n", "at 08:42:00 x\n", why)) << why;
+  EXPECT_EQ(template_body("\n  a\n\n  "), "  a\n\n");
+  EXPECT_EQ(template_body("\na\n"), "a\n");
+  EXPECT_EQ(check_template("a {{[0-9}}").rfind("template line 1: bad regular expression: ", 0), 0u);
+  EXPECT_EQ(check_template("x\na {{b"), "template line 2: \"{{\" without \"}}\"");
+}
+
+TEST_F(ModelTest, RunStepErrors) {
+  good_topology();
+  const std::string head = "<case id=\"a.x\" area=\"a\">\n  <summary>s</summary>\n  <topology ref=\"fixtures/topologies/t.xml\"/>\n";
+  auto bad = [&](const std::string& body) {
+    auto p = put("suites/a/x.xml", head + body + "</case>\n");
+    return std::make_pair(p, error_of([&] { load_case(p); }));
+  };
+  auto [p1, e1] = bad("  <run host=\"h\"/>\n");
+  EXPECT_NE(e1.find(p1 + ":4: <run>: missing attribute \"command\""), std::string::npos) << e1;
+  auto [p2, e2] = bad("  <run host=\"h\" command=\"mailq\"><stdout/></run>\n");
+  EXPECT_NE(e2.find(p2 + ":4: <stdout>: give exactly one of equals, contains, matches, or a template"), std::string::npos) << e2;
+  auto [p3, e3] = bad("  <run host=\"h\" command=\"mailq\">\n    <stdout contains=\"x\">t</stdout>\n  </run>\n");
+  EXPECT_NE(e3.find(p3 + ":5: <stdout>: give exactly one"), std::string::npos) << e3;
+  auto [p4, e4] = bad("  <run host=\"h\" command=\"mailq\">\n    <mailbox host=\"h\" user=\"u\"/>\n  </run>\n");
+  EXPECT_NE(e4.find(p4 + ":5: <run>: unexpected child <mailbox>"), std::string::npos) << e4;
+  auto [p5, e5] = bad("  <run host=\"h\" command=\"mailq 'x\"/>\n");
+  EXPECT_NE(e5.find(p5 + ":4: <run>: unterminated quote"), std::string::npos) << e5;
+  auto [p6, e6] = bad("  <run host=\"h\" command=\"mailq\"><stderr matches=\"(\"/></run>\n");
+  EXPECT_NE(e6.find(p6 + ":4: <stderr>: bad regular expression"), std::string::npos) << e6;
+  auto [p7, e7] = bad("  <run host=\"h\" command=\"mailq\" status=\"300\"/>\n");
+  EXPECT_NE(e7.find(p7 + ":4: <run>: attribute \"status\" must be an integer"), std::string::npos) << e7;
+  auto [p8, e8] = bad("  <run host=\"h\" command=\"''\"/>\n");
+  EXPECT_NE(e8.find(p8 + ":4: <run>: empty command"), std::string::npos) << e8;
 }
 
 TEST_F(ModelTest, DurationsDatesAndEscapes) {

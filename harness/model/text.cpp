@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <regex>
 #include <stdexcept>
 
 namespace mxlab::model {
@@ -215,6 +216,84 @@ bool is_ipv4(std::string_view s) {
   in_addr a{};
   std::string t(s);
   return inet_pton(AF_INET, t.c_str(), &a) == 1;
+}
+
+std::string template_body(std::string_view raw) {
+  auto lines = split_lines(raw);
+  size_t first = 0, last = lines.size();
+  if (first < last && lines[first].empty()) ++first;
+  if (last > first && trim(lines[last - 1]).empty() && !raw.empty() && raw.back() != '\n') --last;
+  std::string out;
+  for (size_t i = first; i < last; ++i) out += lines[i] + "\n";
+  return out;
+}
+
+namespace {
+
+// One template line as an anchored regex: literal parts escaped, {{RE}} as is.
+std::string line_regex(std::string_view line, std::string& error) {
+  static const std::string specials = "\\^$.|?*+()[]{}";
+  std::string re;
+  size_t i = 0;
+  while (i < line.size()) {
+    if (line.substr(i, 2) == "{{") {
+      auto close = line.find("}}", i + 2);
+      if (close == std::string_view::npos) {
+        error = "\"{{\" without \"}}\"";
+        return {};
+      }
+      // "{{[0-9]{2}}}": the RE ends before the last two braces of a run.
+      while (close + 2 < line.size() && line[close + 2] == '}') ++close;
+      re += "(?:" + std::string(line.substr(i + 2, close - i - 2)) + ")";
+      i = close + 2;
+      continue;
+    }
+    if (specials.find(line[i]) != std::string::npos) re += '\\';
+    re += line[i++];
+  }
+  return re;
+}
+
+}  // namespace
+
+std::string check_template(std::string_view tmpl) {
+  int n = 0;
+  for (const auto& l : split_lines(tmpl)) {
+    ++n;
+    std::string error;
+    std::string re = line_regex(l, error);
+    if (!error.empty()) return "template line " + std::to_string(n) + ": " + error;
+    try {
+      std::regex r(re, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return "template line " + std::to_string(n) + ": bad regular expression: " + e.what();
+    }
+  }
+  return {};
+}
+
+bool match_template(std::string_view tmpl, std::string_view text, std::string& why) {
+  auto want = split_lines(tmpl);
+  auto have = split_lines(text);
+  for (size_t i = 0; i < want.size() || i < have.size(); ++i) {
+    std::string n = "line " + std::to_string(i + 1);
+    if (i >= have.size()) {
+      why = n + ": missing, expected \"" + want[i] + "\"";
+      return false;
+    }
+    if (i >= want.size()) {
+      why = n + ": unexpected \"" + have[i] + "\"";
+      return false;
+    }
+    std::string error;
+    std::string re = line_regex(want[i], error);
+    if (!error.empty()) throw std::regex_error(std::regex_constants::error_brace);
+    if (!std::regex_match(have[i], std::regex(re, std::regex::ECMAScript))) {
+      why = n + ": \"" + have[i] + "\" does not match \"" + want[i] + "\"";
+      return false;
+    }
+  }
+  return true;
 }
 
 bool is_loopback_v4(std::string_view s) { return is_ipv4(s) && starts_with(s, "127."); }

@@ -38,6 +38,20 @@ std::string escape(std::string_view s);
 bool glob_match(const std::string& pattern, const std::string& text);
 bool is_ipv4(std::string_view s);
 bool is_loopback_v4(std::string_view s);
+// Output templates (the text of a <run> step's <stdout>/<stderr>): the
+// text between the line of "<![CDATA[" and the line of "]]>", verbatim (no
+// dedent: leading blanks are part of mailq's layout). template_body() takes
+// the element's raw text; a first line that is empty and a last line that is
+// blank (the indentation before the closing tag) are dropped.
+std::string template_body(std::string_view raw);
+// A template matches when it has as many lines as `text` and each line
+// matches its template line entirely: text outside "{{" "}}" is literal,
+// "{{RE}}" is an ECMAScript regex (a queue id, a date, a size that differs
+// between MTAs); it ends at the last two braces of a run ("{{[0-9]{2}}}"). False with `why` naming the first differing line. Throws
+// std::regex_error for a bad RE (check_template reports it at load time).
+bool match_template(std::string_view tmpl, std::string_view text, std::string& why);
+// "" when every {{RE}} of the template compiles and braces are balanced, else the reason.
+std::string check_template(std::string_view tmpl);
 // Whole file; throws std::runtime_error("PATH: strerror") on failure.
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, std::string_view data, unsigned mode = 0644);

@@ -145,6 +145,8 @@ CaseResult run_case(const CaseOptions& o) {
   for (const auto& s : c.steps)
     if (s.kind == model::StepKind::run) {
       std::string tool = model::split_command(s.attr("command")).front();
+      // "/bin/cat /tmp/x" runs a program of the host, not one of the MTA's.
+      if (!tool.empty() && tool.front() == '/') continue;
       if (!a.tools.count(tool)) return unsupported("runs " + tool + ", a tool adapter " + a.name + " does not name");
     }
   if ((t.dns.present || !t.peers.empty()) && !Services::available())

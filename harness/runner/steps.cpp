@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <regex>
 #include <thread>
 
 namespace mxlab::runner {
@@ -199,21 +200,60 @@ void do_edit(Lab& lab, const model::Step& s) {
   lab.note("# edited " + h.def->name + ":" + inside + "\n");
 }
 
-// <run host= command=>: the first word names one of the adapter's <tool>s,
-// the others are its arguments; the exit status and the output must be as
-// the step says.
+// {queue-id} (the only queued message) and {queue-id:ADDRESS} (the queued
+// message with that recipient) in a <run> command word: the id from the
+// adapter's queue listing, so that "postsuper -d {queue-id:bob@x}" works
+// with any MTA's ids.
+std::string resolve_queue_ids(Lab& lab, HostRt& h, std::string word) {
+  for (;;) {
+    auto open = word.find("{queue-id");
+    if (open == std::string::npos) return word;
+    auto close = word.find('}', open);
+    if (close == std::string::npos) return word;
+    std::string inner = word.substr(open + 1, close - open - 1);
+    if (inner != "queue-id" && inner.rfind("queue-id:", 0) != 0) return word;
+    std::string rcpt = inner == "queue-id" ? "" : inner.substr(9);
+    std::vector<std::string> ids;
+    std::string listing;
+    for (const auto& e : lab.queue(h)) {
+      bool has = rcpt.empty();
+      listing += e.queue_id;
+      for (const auto& r : e.recipients) {
+        listing += " <" + r.address + ">";
+        has |= model::iequals(r.address, rcpt);
+      }
+      listing += "\n";
+      if (has) ids.push_back(e.queue_id);
+    }
+    if (ids.size() != 1)
+      throw StepFailure("{" + inner + "}: " + std::to_string(ids.size()) + " queued messages on " + h.def->name +
+                            (rcpt.empty() ? "" : " with recipient " + rcpt),
+                        "exactly one", listing.empty() ? "(queue empty)" : listing);
+    word.replace(open, close - open + 1, ids.front());
+  }
+}
+
+// <run host= command=>: the first word names one of the adapter's <tool>s
+// (the others are its arguments) or, starting with '/', a program in the
+// host; the exit status and the output must be as the step says.
 void do_run(Lab& lab, const model::Step& s) {
   HostRt& h = lab.host(s.attr("host"));
   std::vector<std::string> words = model::split_command(s.attr("command"));
+  std::string tmpl = "{args}";
   auto it = lab.adapter().tools.find(words.front());
-  if (it == lab.adapter().tools.end())
+  if (it != lab.adapter().tools.end()) {
+    tmpl = it->second;
+    bool has_args = false;
+    for (const auto& w : model::split_command(tmpl)) has_args |= w == "{args}";
+    if (!has_args) tmpl += " {args}";
+    words.erase(words.begin());
+  } else if (words.front().empty() || words.front().front() != '/') {
     throw std::runtime_error("adapter " + lab.adapter().name + " has no <tool name=\"" + words.front() + "\">");
-  std::string tmpl = it->second;
-  bool has_args = false;
-  for (const auto& w : model::split_command(tmpl)) has_args |= w == "{args}";
-  if (!has_args) tmpl += " {args}";
-  std::vector<std::string> args(words.begin() + 1, words.end());
-  auto r = lab.command(h, tmpl, args, "", static_cast<int>(s.seconds * 1000));
+  }
+  // The arguments are substituted as the adapter's own words are, and
+  // {queue-id:ADDRESS} becomes an id from the queue listing.
+  for (auto& w : words) w = resolve_queue_ids(lab, h, model::substitute(w, h.vars));
+  auto r = lab.command(h, tmpl, words, "", static_cast<int>(s.seconds * 1000));
   lab.note("# run on " + h.def->name + ": " + s.attr("command") + "\n" + (r.out.empty() ? "" : "stdout:\n" + r.out) +
            (r.out.empty() || r.out.back() == '\n' ? "" : "\n") + (r.err.empty() ? "" : "stderr:\n" + r.err));
   int want = std::stoi(s.attr("status", "0"));
@@ -226,6 +266,12 @@ void do_run(Lab& lab, const model::Step& s) {
                       "exit status " + std::to_string(r.status) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err);
   for (const auto& c : s.checks) {
     const std::string& text = c.kind == "stdout" ? r.out : r.err;
+    if (!c.text.empty()) {
+      // A template (model/text.hpp): line by line, {{RE}} masks.
+      std::string why;
+      if (model::match_template(c.text, text, why)) continue;
+      throw StepFailure(c.describe() + ": " + why, c.text, text.empty() ? "(empty)" : text);
+    }
     bool negate = c.attr("absent") == "true";
     std::string want_text;
     bool ok = output_matches(c, text, want_text);

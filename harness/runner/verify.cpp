@@ -476,8 +476,18 @@ Verdict check_accounted(Lab& lab) {
     if (mail::parse_dsn(it.msg, d, why) && d.returned) {
       long idx = token_of(*d.returned);
       if (idx < 0) return;
-      for (const auto& r : d.recipients)
-        attribute(idx, r.original_recipient.empty() ? r.final_recipient : r.original_recipient, it.where, true);
+      // The original recipient names the injected one, unless the client
+      // gave an ORCPT of its own (RFC 3461 4.2): then the final one does.
+      for (const auto& r : d.recipients) {
+        // Only "failed" is a fate: delayed, delivered, relayed and expanded
+        // reports (RFC 3464 2.3.3) tell of a message that is elsewhere.
+        if (!model::iequals(r.action, "failed")) continue;
+        std::string hint = r.original_recipient.empty() ? r.final_recipient : r.original_recipient;
+        bool known = false;
+        for (const auto& ir : injected[static_cast<size_t>(idx)].rcpts) known |= same_address(ir, hint);
+        if (!known) hint = r.final_recipient;
+        attribute(idx, hint, it.where, true);
+      }
       return;
     }
     long idx = token_of(it.msg);

@@ -121,6 +121,11 @@ Line line_for(const RecipientReport& r, Kind kind) {
   l.status = !r.result.dsn.empty() ? r.result.dsn : r.rcpt.dsn_status;
   if (l.status.empty()) l.status = kind == Kind::success ? "2.0.0" : kind == Kind::delay ? "4.0.0" : "5.0.0";
   l.reason = masked(!r.result.reason.empty() ? r.result.reason : r.rcpt.reason);
+  // Postfix's trace_append(): a delivery record (the success report) names
+  // the agent that delivered, "delivery via local: delivered to mailbox",
+  // unless there was none ("none"). Found by suites/bounce/0009-notify-success.
+  if (kind == Kind::success && !r.result.relay.empty() && r.result.relay != "none")
+    l.reason = "delivery via " + masked(r.result.relay) + ": " + l.reason;
   l.diagnostic = masked(r.result.diagnostic);
   l.remote_mta = masked(r.result.remote_mta);
   return l;
@@ -130,8 +135,9 @@ struct Request {
   Kind kind;
   bool postmaster_copy = false;  // postmaster subject, auto-generated, no boiler-plate
   bool headers_only = false;     // RET=HDRS (may still be forced by bounce_size_limit)
-  std::string env_sender;        // "" or double-bounce@$myorigin
-  std::string to;                // notice recipient
+  std::string env_sender;        // "" or double-bounce@$myhostname
+  std::string to;                // notice recipient, as the To: header shows it
+  std::string env_to;            // as the envelope has it ("" = `to`)
 };
 
 void put(std::string& out, std::string_view line) {
@@ -262,7 +268,7 @@ core::Message build(const Request& rq, const core::Message& original, const std:
   core::Message m;
   m.env.sender = rq.env_sender;
   core::Recipient r;
-  r.address = rq.to;
+  r.address = rq.env_to.empty() ? rq.to : rq.env_to;
   m.env.rcpts.push_back(std::move(r));
   m.env.arrival = {now, 0};
   m.env.origin = "bounce";
@@ -311,7 +317,7 @@ bool Settings::notify(std::string_view cls) const {
   return false;
 }
 
-std::string Settings::double_bounce_address() const { return double_bounce_sender + "@" + myorigin; }
+std::string Settings::double_bounce_address() const { return double_bounce_sender + "@" + myhostname; }
 
 bool Settings::is_double_bounce(std::string_view addr) const {
   auto p = core::split_address(addr);
@@ -346,28 +352,35 @@ std::vector<core::Message> make_postmaster_notices(Kind kind, const core::Messag
   rq.kind = kind;
   rq.env_sender = s.double_bounce_address();
   rq.postmaster_copy = true;
+  // Postfix posts the notice to the parameter's value as it is ("postmaster":
+  // cleanup qualifies it and logs orig_to=<postmaster>), and the To: header
+  // comes out qualified (observed with suites/bounce/0013-double-bounce).
+  auto set_to = [&](const std::string& who) {
+    rq.to = qualified(who, s);
+    rq.env_to = who;
+  };
   switch (kind) {
     case Kind::failure:
       if (null_sender) {
         if (!s.notify("2bounce") && !s.notify("bounce")) return out;
-        rq.to = qualified(s.double_bounce_notice_recipient, s);
+        set_to(s.double_bounce_notice_recipient);
         rq.headers_only = false;  // the double bounce is the last chance: whole message
       } else {
         if (!s.notify("bounce")) return out;
-        rq.to = qualified(s.bounce_notice_recipient, s);
+        set_to(s.bounce_notice_recipient);
         rq.headers_only = true;
       }
       break;
     case Kind::delay:
       if (!s.notify("delay")) return out;
-      rq.to = qualified(s.delay_notice_recipient, s);
+      set_to(s.delay_notice_recipient);
       rq.headers_only = !null_sender;
       break;
     case Kind::success:
       // A success report for <> mail goes to the postmaster as a double
       // bounce would; it is the sender's report, not a postmaster copy.
       if (!null_sender || !s.notify("2bounce")) return out;
-      rq.to = qualified(s.double_bounce_notice_recipient, s);
+      set_to(s.double_bounce_notice_recipient);
       rq.postmaster_copy = false;
       rq.headers_only = true;
       break;

@@ -108,7 +108,8 @@ struct Settings {
   static Settings from(const core::Config& c);
   // True when `cls` ("bounce", "2bounce", "delay" ...) is in notify_classes.
   bool notify(std::string_view cls) const;
-  // double-bounce@$myorigin: the sender of postmaster notices.
+  // double-bounce@$myhostname: the sender of postmaster notices (Postfix's
+  // mail_addr_double_bounce(); observed "from=<double-bounce@mx.example.com>").
   std::string double_bounce_address() const;
   // True for the double-bounce address (with $myorigin, $myhostname or no domain).
   bool is_double_bounce(std::string_view addr) const;

@@ -144,7 +144,9 @@ core::DeliveryResult summarize(size_t rcpt, const std::vector<Leaf>& leaves) {
   if (const Leaf* l = first_defer ? first_defer : first_bounce) {
     r.dsn = l->status.dsn;
     r.reason = l->status.text;
-    r.diagnostic = "X-Postfix; " + l->status.text;
+    // No diagnostic of a remote MTA: the bounce notice writes its own
+    // "Diagnostic-Code: X-$mail_name; TEXT", as Postfix's bounce(8) does
+    // for a DSN without a diagnostic type.
     return r;
   }
   r.dsn = "2.0.0";
@@ -204,7 +206,6 @@ struct Deliverer::Impl {
   struct FwdRcpt {
     std::string address, orig, orcpt;
     unsigned notify = 0;
-    size_t leaf = 0;
   };
   struct FwdGroup {
     std::string delivered, sender;
@@ -220,6 +221,7 @@ struct Deliverer::Impl {
   std::unordered_set<std::string> dup;
   std::set<std::string> loop_info;
   std::vector<FwdGroup> fwd;
+  std::string queued_address;  // the queue recipient, as qmgr has it (forward leaves)
   int64_t now = util::now_sec();
 
   Impl(Deliverer& dd, const core::Message& m, std::string t) : d(dd), msg(m), transport(std::move(t)) {
@@ -521,9 +523,8 @@ struct Deliverer::Impl {
       fwd.push_back({a.delivered, a.sender, a.dsn_reset, {}});
       g = &fwd.back();
     }
-    // The leaf's text is filled in when the message is queued.
-    out.leaves.push_back({a.address, Status::fail("4.3.0", "unable to forward message")});
-    g->rcpts.push_back({a.address, a.orig_addr, a.orcpt, a.notify, out.leaves.size() - 1});
+    // No leaf yet: forward_finish() reports one per forwarded message.
+    g->rcpts.push_back({a.address, a.orig_addr, a.orcpt, a.notify});
     return 0;
   }
 
@@ -826,23 +827,14 @@ struct Deliverer::Impl {
 
   // ------------------------------------------------------------ forwarding
 
+  // Postfix forward_finish(): one new message per (Delivered-To, sender)
+  // pair, each reported once for the queue recipient as it was before any
+  // expansion ("to=<list@...>, ... (forwarded as ID)"), not per address in
+  // it. On cancel the recipient is tried again as a whole: nothing is
+  // queued, and the addresses never tried are not reported.
   void forward_finish(bool cancel) {
-    if (cancel) {
-      // The recipient is tried again as a whole: queue nothing now, and the
-      // destinations that were never tried are not reported.
-      std::set<size_t> drop;
-      for (auto& g : fwd)
-        for (auto& r : g.rcpts) drop.insert(r.leaf);
-      std::vector<Leaf> kept;
-      for (size_t i = 0; i < out.leaves.size(); ++i)
-        if (!drop.count(i)) kept.push_back(std::move(out.leaves[i]));
-      out.leaves = std::move(kept);
-      return;
-    }
-    for (auto& g : fwd) {
-      Status st = forward_send(g);
-      for (auto& r : g.rcpts) out.leaves[r.leaf].status = st;
-    }
+    if (cancel) return;
+    for (auto& g : fwd) out.leaves.push_back({queued_address, forward_send(g)});
   }
 
   Status forward_send(const FwdGroup& g) {
@@ -915,6 +907,7 @@ RcptOutcome Deliverer::deliver(const core::Message& msg, size_t rcpt, const std:
                                const std::string& transport) {
   Impl im(*this, msg, transport);
   const core::Recipient& r = msg.env.rcpts.at(rcpt);
+  im.queued_address = r.address;
   Impl::Attr a;
   a.sender = msg.env.sender;
   a.address = address;

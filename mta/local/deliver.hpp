@@ -133,7 +133,8 @@ struct Settings {
 
 // One final destination of a recipient's expansion.
 struct Leaf {
-  std::string address;  // the (expanded) recipient it was delivered for
+  std::string address;  // the (expanded) recipient it was delivered for; for a
+                        // forwarded copy (one leaf per new message) the queue recipient
   Status status;
 };
 

@@ -5,6 +5,7 @@
 #include "util/asio.hpp"
 #include "util/log.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <set>
@@ -38,6 +39,8 @@ struct Pickup::Impl : std::enable_shared_from_this<Pickup::Impl> {
 
   net::awaitable<void> take_body(const std::string& name) {
     std::string path = store.path(queue::Q::maildrop, name);
+    struct stat file {};
+    if (::stat(path.c_str(), &file) != 0) co_return;  // gone meanwhile
     core::Message in;
     auto r = queue::read_queue_file(path, in.env, &in.content);
     if (r.ec) co_return;  // gone meanwhile
@@ -87,7 +90,14 @@ struct Pickup::Impl : std::enable_shared_from_this<Pickup::Impl> {
       co_return;
     }
     ::unlink(path.c_str());
-    log::info("pickup", "{}: uid={} from=<{}>", b->id(), m.env.uid, m.env.sender);
+    // Postfix logs the owner of the maildrop file, and for a file that
+    // postsuper -r put back its old queue id: "ID: uid=101 from=<a@b>
+    // orig_id=OLDID" (observed with 3.7 by suites/queue/0009-postsuper-requeue).
+    int uid = !requeued && in.env.uid >= 0 ? in.env.uid : static_cast<int>(file.st_uid);
+    if (requeued)
+      log::info("pickup", "{}: uid={} from=<{}> orig_id={}", b->id(), uid, m.env.sender, name);
+    else
+      log::info("pickup", "{}: uid={} from=<{}>", b->id(), uid, m.env.sender);
     if (on_queued) on_queued(b->id());
   }
 };

@@ -2,9 +2,11 @@
 
 #include "queue/queue_file.hpp"
 #include "util/asio.hpp"
+#include "util/log.hpp"
 #include "util/safe_io.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -100,13 +102,30 @@ TEST_F(PickupTest, RequeuedFileKeepsItsContent) {
   r.reason = "old reason";
   m.env.rcpts.push_back(r);
   m.content = "Subject: as it was\n\nbody\n";
-  drop(m);
+  // The log line names the file's owner and the old queue id, as Postfix's
+  // pickup does for mail that postsuper -r put back.
+  log::Target saved = log::target();
+  log::Target t = saved;
+  t.to_stderr = false;
+  t.to_log = true;
+  t.maillog_file = root_ + "/maillog";
+  t.host_label = "desktop20";
+  log::configure(t);
+  std::string old_id = drop(m);
   run(1);
+  log::configure(saved);
   ASSERT_EQ(queued_.size(), 1u);
   auto q = read_incoming(queued_[0]);
   EXPECT_EQ(q.content, "Subject: as it was\n\nbody\n");
   EXPECT_EQ(q.env.arrival.sec, 1000);
   EXPECT_EQ(q.env.rcpts[0].reason, "");
+  std::string maillog;
+  ASSERT_FALSE(util::read_file(root_ + "/maillog", maillog));
+  EXPECT_NE(maillog.find("/pickup[") , std::string::npos) << maillog;
+  EXPECT_NE(maillog.find(": " + queued_[0] + ": uid=" + std::to_string(::getuid()) + " from=<x@remote.test> orig_id=" +
+                         old_id + "\n"),
+            std::string::npos)
+      << maillog;
 }
 
 TEST_F(PickupTest, GarbageGoesToCorrupt) {

@@ -58,6 +58,20 @@ TEST_F(PostqueueTest, MailqIsPostqueueP) {
   EXPECT_EQ(r.err, "") << "no warning while the daemon listens";
 }
 
+TEST_F(PostqueueTest, DuplicateMainCfEntriesAreWarnedAbout) {
+  // As every Postfix program that reads main.cf (seen with the queue suite:
+  // "mailq: warning: ..., line 27: overriding earlier entry: relayhost=...").
+  std::string cf;
+  ASSERT_FALSE(util::read_file(etc_ + "/main.cf", cf));
+  ASSERT_FALSE(util::write_file_atomic(etc_ + "/main.cf", cf + "relayhost = a.example\nrelayhost =\n"));
+  listen();
+  auto r = run(tools::postqueue_main, {"mailq", "-c", etc_});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.out, "Mail queue is empty\n");
+  // mailq speaks as postqueue (Postfix's mailq execs postqueue, which says it again).
+  EXPECT_EQ(r.err, "postqueue: warning: " + etc_ + "/main.cf, line 6: overriding earlier entry: relayhost=a.example\n");
+}
+
 TEST_F(PostqueueTest, JsonListing) {
   put(Q::hold, "89B3E104015", "alice@example.test", kArrival, {{"a@remote.example", "", ""}}, 280);
   listen();

@@ -73,8 +73,8 @@ TEST_F(PostsuperTest, DeleteAllInANamedQueue) {
   put(Q::hold, "H0001AAAAAA", "x@example.test", kArrival, {{"h@remote.example", "", ""}});
   auto r = run(tools::postsuper_main, {"postsuper", "-c", etc_, "-d", "ALL", "deferred"});
   EXPECT_EQ(r.rc, 0);
-  EXPECT_EQ(r.err, std::string("postsuper: ") + kB + ": removed\npostsuper: " + kA +
-                       ": removed\npostsuper: Deleted: 2 messages\n");
+  // ALL names no message, only the count (Postfix 3.7, suites/queue/0007).
+  EXPECT_EQ(r.err, "postsuper: Deleted: 2 messages\n");
   EXPECT_TRUE(in(Q::hold, "H0001AAAAAA"));
 }
 
@@ -88,8 +88,7 @@ TEST_F(PostsuperTest, HoldAndReleaseAreRenames) {
   EXPECT_NE(l.out.find(std::string(kA) + "!     300 "), std::string::npos) << l.out;
 
   r = run(tools::postsuper_main, {"postsuper", "-c", etc_, "-H", "ALL"});
-  EXPECT_EQ(r.err,
-            std::string("postsuper: ") + kA + ": released from hold\npostsuper: Released from hold: 1 message\n");
+  EXPECT_EQ(r.err, "postsuper: Released from hold: 1 message\n");
   EXPECT_TRUE(in(Q::deferred, kA));
   EXPECT_EQ(store_->path(Q::deferred, kA), spool_ + "/deferred/8/" + kA);
   EXPECT_EQ(read(Q::deferred, kA).rcpts.at(0).reason, "refused") << "content unchanged by the moves";
