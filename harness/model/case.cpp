@@ -3,6 +3,7 @@
 #include "model/text.hpp"
 #include "model/xml.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -290,6 +291,13 @@ Case load_case(const std::string& path, const std::string& repo_root_in) {
   if (!have_topology) x.fail(root, "<case>: missing <topology ref=...>");
   if (c.steps.empty()) x.fail(root, "<case>: no steps");
   return c;
+}
+
+std::vector<std::string> required_capabilities(const Case& c) {
+  std::vector<std::string> out = c.requires_;
+  if (c.profile == "postfix" && std::find(out.begin(), out.end(), "postfix-replies") == out.end())
+    out.push_back("postfix-replies");
+  return out;
 }
 
 }  // namespace mxlab::model

@@ -63,6 +63,11 @@ struct Case {
   std::vector<Step> steps;
 };
 
+// The capabilities a case needs: its `requires`, plus "postfix-replies"
+// when its profile is postfix (it asserts Postfix's exact texts, so an MTA
+// without them cannot pass it: UNSUPPORTED there, not FAIL).
+std::vector<std::string> required_capabilities(const Case& c);
+
 // repo_root: where relative topology refs are looked up after the case's
 // own directory; empty = search upwards from the case file.
 Case load_case(const std::string& path, const std::string& repo_root = {});

@@ -120,6 +120,8 @@ CaseResult run_case(const CaseOptions& o) {
     r.id = c.id;
     r.area = c.area;
     r.summary = c.summary;
+    r.profile = c.profile;
+    r.tags = model::join(c.tags, " ");
     a = model::load_adapter(o.adapter_file);
     r.mta = a.name;
     t = model::load_topology(c.topology_path);
@@ -136,8 +138,13 @@ CaseResult run_case(const CaseOptions& o) {
     return finish(r);
   };
   if (listed(c.unsupported, a.name)) return unsupported("marked unsupported for " + a.name);
-  for (const auto& cap : c.requires_)
-    if (!a.has_capability(cap)) return unsupported("requires " + cap + ", which adapter " + a.name + " lacks");
+  for (const auto& cap : model::required_capabilities(c))
+    if (!a.has_capability(cap)) {
+      bool implied = cap == "postfix-replies" &&
+                     std::find(c.requires_.begin(), c.requires_.end(), cap) == c.requires_.end();
+      return unsupported("requires " + cap + (implied ? " (profile postfix)" : "") + ", which adapter " + a.name +
+                         " lacks");
+    }
   if (a.requires_root && !lab::started_as_root()) return unsupported("adapter " + a.name + " needs root");
   if (moves_clock(c) && o.faketime_lib.empty()) return unsupported("moves the clock, but libfaketime was not found");
   if ((t.dns.present || !t.peers.empty()) && !Services::available())
