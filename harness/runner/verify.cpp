@@ -520,7 +520,25 @@ Verdict evaluate(Lab& lab, const Check& c) {
     auto items = mailbox_items(lab, c.attr("host"), c.attr("user"), c.attr("format"), c.attr("path"));
     return select_items(c, items, c.attr("user") + "'s mailbox on " + c.attr("host"));
   }
-  if (c.kind == "peer") return select_items(c, peer_items(lab, c.attr("name")), "peer " + c.attr("name"));
+  if (c.kind == "peer") {
+    // connections / min-connections: SMTP sessions the peer saw, accepted
+    // or not (each a delivery attempt), for retries an MTA makes on its
+    // own schedule.
+    if (c.has("connections") || c.has("min-connections")) {
+      const auto* p = lab.topology().peer(c.attr("name"));
+      if (!p) return fail("no peer \"" + c.attr("name") + "\" in the topology", "", "");
+      std::string t = lab.services().peer_transcripts(p->name);
+      size_t n = 0;
+      for (size_t at = t.find("-- connection from "); at != std::string::npos; at = t.find("-- connection from ", at + 1)) ++n;
+      bool ok = c.has("connections") ? n == std::stoul(c.attr("connections")) : n >= std::stoul(c.attr("min-connections"));
+      if (!ok)
+        return fail("peer " + c.attr("name") + ": " + std::to_string(n) + " connection(s)",
+                    c.has("connections") ? c.attr("connections") : "at least " + c.attr("min-connections"),
+                    t.empty() ? "(no connection)" : t);
+      if (!c.has("count") && !c.has("min") && c.children.empty()) return {};
+    }
+    return select_items(c, peer_items(lab, c.attr("name")), "peer " + c.attr("name"));
+  }
   if (c.kind == "queue") return check_queue(lab, c);
   if (c.kind == "bounce") return check_bounce(lab, c);
   if (c.kind == "dns") return check_dns(lab, c);
