@@ -110,7 +110,7 @@ Adapter load_adapter(const std::string& path) {
         a.files.push_back(af);
       }
     } else if (el == "mount") {
-      x.check_attrs(n, {"path", "type", "source", "lower"});
+      x.check_attrs(n, {"path", "type", "source", "lower", "mode"});
       AdapterMount m;
       m.path = x.req(n, "path");
       if (m.path.front() != '/') x.fail(n, "<mount>: path must be absolute");
@@ -127,6 +127,14 @@ Adapter load_adapter(const std::string& path) {
         x.fail(n, m.source.empty() ? "<mount type=\"bind\">: source is required" : "<mount>: source is only for type=\"bind\"");
       if ((m.type == AdapterMount::Type::overlay) != !m.lower.empty())
         x.fail(n, m.lower.empty() ? "<mount type=\"overlay\">: lower is required" : "<mount>: lower is only for type=\"overlay\"");
+      if (n.attribute("mode")) {
+        if (m.type != AdapterMount::Type::dir) x.fail(n, "<mount>: mode is only for type=\"dir\"");
+        std::string mode = x.opt(n, "mode");
+        char* end = nullptr;
+        unsigned long v = std::strtoul(mode.c_str(), &end, 8);
+        if (mode.empty() || *end || v > 07777) x.fail(n, "<mount>: mode must be octal, like 0711");
+        m.mode = static_cast<unsigned>(v);
+      }
       if (m.type == AdapterMount::Type::dir) a.mounts.push_back(m.path);
       a.mount_specs.push_back(m);
     } else if (el == "system-user" || el == "system-group") {

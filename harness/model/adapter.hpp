@@ -15,7 +15,7 @@
 //     {args} (as a word of its own: the step's argument list)
 //   Paths in <mailbox>, <log> and <mount path=> are inside the host.
 //   <mount> has a type: "dir" (default: a directory of the host's folder),
-//   "tmpfs" (an empty tmpfs), "bind" (source=, a path of the machine after
+//   with mode= its permissions; "tmpfs" (an empty tmpfs), "bind" (source=, a path of the machine after
 //   substitution, {clockdir} being the lab clock's directory) or "overlay"
 //   (lower=, colon-separated directories stacked read-only: an MTA's own
 //   helpers above the machine's). Mounts are made in the order written,
@@ -50,6 +50,7 @@ struct AdapterMount {
   Type type = Type::dir;
   std::string source;  // bind: path on the machine (substituted)
   std::string lower;   // overlay: lowerdir list, "A:B" (substituted), read-only
+  unsigned mode = 0;   // dir: its permissions (mode="0711"), 0 = as created (0755)
 };
 
 // Queue listing formats the runner can parse.

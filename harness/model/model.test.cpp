@@ -174,7 +174,7 @@ TEST_F(ModelTest, AdapterMountsSystemUsersAndQueueParsers) {
   auto p = put("harness/adapters/y.xml", R"(<adapter name="y" binary="/opt/y/sbin/yd" requires-root="true">
   <system-user name="Debian-exim"/>
   <system-group name="opensmtpq"/>
-  <mount path="/var/spool/y"/>
+  <mount path="/var/spool/y" mode="0711"/>
   <mount path="/var/lib" type="tmpfs"/>
   <mount path="/var/lib/y/empty/var/lib/mxlab/clock" type="bind" source="{clockdir}"/>
   <mount path="/usr/libexec" type="overlay" lower="/opt/y/usr/libexec:/usr/libexec"/>
@@ -185,6 +185,7 @@ TEST_F(ModelTest, AdapterMountsSystemUsersAndQueueParsers) {
   Adapter a = load_adapter(p);
   ASSERT_EQ(a.mount_specs.size(), 4u);
   EXPECT_EQ(a.mount_specs[0].type, AdapterMount::Type::dir);
+  EXPECT_EQ(a.mount_specs[0].mode, 0711u);
   EXPECT_EQ(a.mount_specs[1].type, AdapterMount::Type::tmpfs);
   EXPECT_EQ(a.mount_specs[1].path, "/var/lib");
   EXPECT_EQ(a.mount_specs[2].type, AdapterMount::Type::bind);
@@ -209,6 +210,8 @@ TEST_F(ModelTest, AdapterMountsSystemUsersAndQueueParsers) {
   EXPECT_NE(bad("<mount path=\"/a\" type=\"overlay\"/>").find(":3: <mount type=\"overlay\">: lower is required"), std::string::npos);
   EXPECT_NE(bad("<mount path=\"/\" type=\"tmpfs\"/>").find(":3: <mount>: cannot mount on /"), std::string::npos);
   EXPECT_NE(bad("<mount path=\"a\"/>").find(":3: <mount>: path must be absolute"), std::string::npos);
+  EXPECT_NE(bad("<mount path=\"/a\" mode=\"rwx\"/>").find(":3: <mount>: mode must be octal"), std::string::npos);
+  EXPECT_NE(bad("<mount path=\"/a\" type=\"tmpfs\" mode=\"0755\"/>").find(":3: <mount>: mode is only for type=\"dir\""), std::string::npos);
   EXPECT_NE(bad("<system-user name=\"a:b\"/>").find(":3: <system-user>: bad name"), std::string::npos);
   EXPECT_NE(bad("<queue parser=\"mailq\">q</queue>").find("(known: postqueue-json, exim-bp, smtpctl-queue)"), std::string::npos);
 }

@@ -93,6 +93,8 @@ void Lab::render_host(HostRt& h) {
   fs::create_directories(r + "/tmp");
   fs::create_directories(r + adapter_.confdir);
   for (const auto& m : adapter_.mounts) fs::create_directories(r + m);
+  for (const auto& m : adapter_.mount_specs)
+    if (m.type == model::AdapterMount::Type::dir && m.mode) ::chmod((r + m.path).c_str(), m.mode);
   ::chmod((r + "/tmp").c_str(), 01777);
   ::chmod((r + "/var/mail").c_str(), 01777);
 
