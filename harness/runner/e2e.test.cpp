@@ -83,6 +83,42 @@ TEST_F(RunnerEndToEndTest, RunsCasesInParallelAndWritesJunit) {
   EXPECT_TRUE(fs::is_empty(dir_) || (fs::directory_iterator(dir_)->path().filename() == "junit.xml"));
 }
 
+// Two MTAs in one run: every case against each, progress naming the MTA,
+// JUnit suites per MTA, and the matrix in both formats. On the adapter
+// without postfix-replies the (default) postfix-profile cases are skipped.
+TEST_F(RunnerEndToEndTest, SeveralMtasMakeAMatrix) {
+  std::string md = dir_ + "/m/matrix.md", html = dir_ + "/m/matrix.html";
+  Output r = run("run --mta " + data_ + "/fake.xml," + data_ + "/fake-plain.xml --mta-bin " + FAKE_MTA_BIN +
+                 " --run-dir " + dir_ + " -j 3 --junit " + dir_ + "/junit.xml --matrix " + md + " --matrix-html " +
+                 html + " " + data_ + "/cases");
+  EXPECT_EQ(r.status, 1) << r.out;  // runner.fail fails on fake
+  EXPECT_NE(r.out.find("PASS: runner.pass on fake ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UNSUPPORTED: runner.pass on fake-plain ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("requires postfix-replies (profile postfix), which adapter fake-plain lacks"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(" of 10)"), std::string::npos) << r.out;
+  std::string m = mxlab::model::read_file(md);
+  EXPECT_NE(m.find("| case | profile | fake | fake-plain |\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("| runner.pass | postfix | PASS | SKIP ["), std::string::npos) << m;
+  EXPECT_NE(m.find("| runner.fail | postfix | FAIL ["), std::string::npos) << m;
+  EXPECT_NE(m.find("| fake | 2 | 1 | 1 | 1 | 0 | 0 | 5 |\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("| fake-plain | 0 | 0 | 5 | 0 | 0 | 0 | 5 |\n"), std::string::npos) << m;
+  std::string h = mxlab::model::read_file(html);
+  EXPECT_NE(h.find("<td class=\"fail\""), std::string::npos);
+  EXPECT_EQ(h.find("<script"), std::string::npos);
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file((dir_ + "/junit.xml").c_str()));
+  auto suites = doc.child("testsuites");
+  EXPECT_EQ(suites.attribute("tests").as_int(), 10);
+  int n = 0;
+  for (auto s : suites.children("testsuite")) {
+    std::string name = s.attribute("name").value();
+    EXPECT_TRUE(name.rfind("mxlab.fake.", 0) == 0 || name.rfind("mxlab.fake-plain.", 0) == 0) << name;
+    ++n;
+  }
+  EXPECT_GE(n, 2);
+}
+
 TEST_F(RunnerEndToEndTest, BadFilesAreRefusedBeforeAnythingStarts) {
   Output r = run("run " + common() + " " + data_ + "/bad " + data_ + "/cases/pass.xml");
   EXPECT_EQ(r.status, 2) << r.out;
