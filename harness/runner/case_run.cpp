@@ -145,6 +145,15 @@ CaseResult run_case(const CaseOptions& o) {
       return unsupported("requires " + cap + (implied ? " (profile postfix)" : "") + ", which adapter " + a.name +
                          " lacks");
     }
+  // A host configured with Postfix's main.cf/master.cf lines means those
+  // settings: an MTA that does not read them would run the case with its
+  // role's defaults instead, and its result would say nothing.
+  if (!a.has_capability("postfix-config"))
+    for (const auto& h : t.hosts)
+      for (const auto& cf : h.configs)
+        if (cf.name == "main.cf" || cf.name == "master.cf")
+          return unsupported("host " + h.name + " is configured with " + cf.name + (cf.file.empty() ? " lines" : "") +
+                             ", which adapter " + a.name + " does not read (it lacks postfix-config)");
   if (a.requires_root && !lab::started_as_root()) return unsupported("adapter " + a.name + " needs root");
   if (moves_clock(c) && o.faketime_lib.empty()) return unsupported("moves the clock, but libfaketime was not found");
   if ((t.dns.present || !t.peers.empty()) && !Services::available())

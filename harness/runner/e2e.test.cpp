@@ -119,6 +119,39 @@ TEST_F(RunnerEndToEndTest, SeveralMtasMakeAMatrix) {
   EXPECT_GE(n, 2);
 }
 
+// A topology that sets main.cf lines configures a Postfix-compatible MTA;
+// an adapter without postfix-config would run the case unconfigured, so
+// the case is skipped there, and runs where the lines are read.
+TEST_F(RunnerEndToEndTest, MainCfLinesNeedPostfixConfig) {
+  std::string topo = mxlab::model::read_file(data_ + "/topology.xml");
+  auto at = topo.find("    <user name=\"bob\"/>\n");
+  ASSERT_NE(at, std::string::npos);
+  topo.insert(at, "    <main-cf>smtpd_banner = $myhostname ESMTP</main-cf>\n");
+  fs::create_directories(dir_ + "/t/cases");
+  mxlab::model::write_file(dir_ + "/t/topology.xml", topo);
+  mxlab::model::write_file(dir_ + "/t/cases/c.xml",
+                           "<case id=\"runner.maincf\" area=\"runner\" profile=\"rfc\">\n  <summary>s</summary>\n"
+                           "  <topology ref=\"../topology.xml\"/>\n"
+                           "  <verify><queue host=\"mx.test.example\" empty=\"true\"/></verify>\n</case>\n");
+  std::string plain = mxlab::model::read_file(data_ + "/fake-plain.xml");
+  auto cap = plain.find(" postfix-config");
+  ASSERT_NE(cap, std::string::npos);
+  plain.erase(cap, std::string(" postfix-config").size());
+  // {adapterdir} must still find the role templates of testdata/
+  auto roles = plain.find("{adapterdir}/roles/");
+  ASSERT_NE(roles, std::string::npos);
+  plain.replace(roles, std::string("{adapterdir}").size(), data_);
+  mxlab::model::write_file(dir_ + "/t/other.xml", plain);
+  Output r = run("run --mta " + data_ + "/fake.xml," + dir_ + "/t/other.xml --mta-bin " + FAKE_MTA_BIN +
+                 " --run-dir " + dir_ + " --matrix " + dir_ + "/m.md " + dir_ + "/t/cases");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("PASS: runner.maincf on fake ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UNSUPPORTED: runner.maincf on fake-plain (2 of 2) [host mx.test.example is configured with "
+                       "main.cf lines, which adapter fake-plain does not read (it lacks postfix-config)]"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST_F(RunnerEndToEndTest, BadFilesAreRefusedBeforeAnythingStarts) {
   Output r = run("run " + common() + " " + data_ + "/bad " + data_ + "/cases/pass.xml");
   EXPECT_EQ(r.status, 2) << r.out;
