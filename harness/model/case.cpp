@@ -60,7 +60,7 @@ const std::map<std::string, CheckSpec>& check_specs() {
       {"mailbox",
        {{"host", "user", "format", "path", "count", "min", "absent", "message"}, {"host", "user"},
         {"header", "body", "from-line", "return-path"}}},
-      {"peer", {{"name", "count", "min", "message", "connections", "min-connections", "transactions", "min-transactions"}, {"name"}, {"header", "body", "mail-from", "rcpt-to"}}},
+      {"peer", {{"name", "count", "min", "message", "transactions", "min-transactions"}, {"name"}, {"header", "body", "mail-from", "rcpt-to"}}},
       {"queue", {{"host", "count", "min", "empty"}, {"host"}, {"recipient", "sender"}}},
       {"bounce", {{"host", "user", "peer", "count", "message"}, {}, {"dsn", "header", "body"}}},
       {"dns", {{"name", "type", "count", "min", "result"}, {}, {"query"}}},
