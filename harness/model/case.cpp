@@ -168,7 +168,7 @@ Case load_case(const std::string& path, const std::string& repo_root_in) {
   const XmlFile& x = *xf;
   auto root = x.root();
   if (std::string(root.name()) != "case") x.fail(root, "root element must be <case>, not <" + std::string(root.name()) + ">");
-  x.check_attrs(root, {"id", "area", "profile", "tags", "rfc", "requires", "unsupported", "xfail", "timeout"});
+  x.check_attrs(root, {"id", "area", "profile", "tags", "rfc", "requires", "unsupported", "xfail", "timeout", "portable"});
   Case c;
   c.file = path;
   c.id = x.req(root, "id");
@@ -184,6 +184,7 @@ Case load_case(const std::string& path, const std::string& repo_root_in) {
   c.unsupported = words(x.opt(root, "unsupported"));
   c.xfail = words(x.opt(root, "xfail"));
   c.timeout = x.duration(root, "timeout", 300);
+  c.portable = x.flag(root, "portable", false);
   std::string repo_root = repo_root_in.empty() ? find_repo_root(path) : repo_root_in;
   bool have_summary = false, have_topology = false;
   int index = 0;

@@ -62,6 +62,10 @@ struct Case {
   std::string topology_ref;   // as written
   std::string topology_path;  // resolved
   int64_t timeout = 300;      // real seconds for the whole case
+  // The topology's main.cf/master.cf lines only tune Postfix-compatible
+  // MTAs; what the case asserts holds with any MTA's role defaults, so it
+  // also runs on adapters without postfix-config.
+  bool portable = false;
   std::vector<Step> steps;
 };
 

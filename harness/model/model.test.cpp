@@ -229,6 +229,12 @@ TEST_F(ModelTest, PostfixProfileRequiresPostfixReplies) {
   EXPECT_EQ(required_capabilities(c), (std::vector<std::string>{"postfix-replies", "aliases"}));
   c = load_case(put("suites/a/p3.xml", head("profile=\"rfc\" requires=\"clock\"")), dir_);
   EXPECT_EQ(required_capabilities(c), (std::vector<std::string>{"clock"}));
+  EXPECT_FALSE(c.portable);
+  c = load_case(put("suites/a/p4.xml", head("profile=\"rfc\" portable=\"true\"")), dir_);
+  EXPECT_TRUE(c.portable);
+  auto p5 = put("suites/a/p5.xml", head("portable=\"sometimes\""));
+  EXPECT_NE(error_of([&] { load_case(p5, dir_); }).find(":1: <case>: attribute \"portable\" must be true or false"),
+            std::string::npos);
 }
 
 TEST_F(ModelTest, CaseParsesStepsAndChecks) {

@@ -150,6 +150,14 @@ TEST_F(RunnerEndToEndTest, MainCfLinesNeedPostfixConfig) {
                        "main.cf lines, which adapter fake-plain does not read (it lacks postfix-config)]"),
             std::string::npos)
       << r.out;
+  // portable="true": the lines only tune; the case runs on both.
+  std::string c = mxlab::model::read_file(dir_ + "/t/cases/c.xml");
+  c.replace(c.find("profile=\"rfc\""), 13, "profile=\"rfc\" portable=\"true\"");
+  mxlab::model::write_file(dir_ + "/t/cases/c.xml", c);
+  r = run("run --mta " + data_ + "/fake.xml," + dir_ + "/t/other.xml --mta-bin " + FAKE_MTA_BIN + " --run-dir " + dir_ +
+          " --matrix " + dir_ + "/m.md " + dir_ + "/t/cases");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("PASS: runner.maincf on fake-plain ("), std::string::npos) << r.out;
 }
 
 TEST_F(RunnerEndToEndTest, BadFilesAreRefusedBeforeAnythingStarts) {
