@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <stdexcept>
 #include <thread>
@@ -37,7 +38,15 @@ struct MountOp {
   unsigned long flags = 0;
   bool via_fd = false;  // bind: source opened O_PATH before the overlays
   std::string fd_path;  // "/proc/self/fd/N", filled in the anchor
+  // A mount point below an earlier mount: made in the anchor first
+  // (directories shallowest first; the last one a file for file mounts).
+  std::vector<std::string> mkdirs;
+  std::string mkfile;
 };
+
+bool below(const std::string& path, const std::string& dir) {
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+}
 
 bool exists(const std::string& p) {
   struct stat st {};
@@ -59,8 +68,16 @@ Host::Host(std::string name, std::string folder, std::vector<Mount> mounts, std:
   // their nearest existing ancestor), shallowest first; then binds and tmpfs.
   std::map<std::string, std::vector<std::pair<std::string, bool>>> missing;  // overlay root -> (relative, is_file)
   for (const auto& r : overlay_roots) missing[r];
-  for (const auto& m : mounts_) {
-    if (exists(m.target)) continue;
+  // The earlier mount each mount point lies below, if any (the deepest).
+  std::vector<const Mount*> parent(mounts_.size(), nullptr);
+  for (size_t i = 0; i < mounts_.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (!mounts_[j].is_file && below(mounts_[i].target, mounts_[j].target) &&
+          (!parent[i] || mounts_[j].target.size() > parent[i]->target.size()))
+        parent[i] = &mounts_[j];
+  for (size_t i = 0; i < mounts_.size(); ++i) {
+    const Mount& m = mounts_[i];
+    if (parent[i] || exists(m.target)) continue;
     fs::path p(m.target);
     std::string root;
     for (const auto& r : overlay_roots)
@@ -106,15 +123,32 @@ Host::Host(std::string name, std::string folder, std::vector<Mount> mounts, std:
     op.what = "overlay on " + a;
     ops.push_back(op);
   }
-  for (const auto& m : mounts_) {
+  for (size_t i = 0; i < mounts_.size(); ++i) {
+    const Mount& m = mounts_[i];
     MountOp op;
     op.target = m.target;
+    if (parent[i]) {
+      fs::path rel = fs::path(m.target).lexically_relative(parent[i]->target);
+      fs::path cur(parent[i]->target);
+      for (auto it = rel.begin(); it != rel.end(); ++it) {
+        cur /= *it;
+        if (std::next(it) == rel.end() && m.is_file) op.mkfile = cur.string();
+        else op.mkdirs.push_back(cur.string());
+      }
+    }
     if (m.kind == Mount::Kind::tmpfs) {
       op.source = "tmpfs";
       op.fstype = "tmpfs";
       op.flags = MS_NOSUID | MS_NODEV;
-      op.data = "mode=1777";
+      op.data = m.source.empty() ? "mode=1777" : m.source;
       op.what = "tmpfs on " + m.target;
+    } else if (m.kind == Mount::Kind::overlay) {
+      // Only lower layers: the kernel makes it read-only, so nothing of the
+      // machine's directories can be changed through it.
+      op.source = "overlay";
+      op.fstype = "overlay";
+      op.data = "lowerdir=" + m.source;
+      op.what = "overlay on " + m.target + " (" + m.source + ")";
     } else {
       if (!exists(m.source)) throw std::runtime_error("host " + name_ + ": bind source missing: " + m.source);
       op.source = m.source;
@@ -147,6 +181,13 @@ Host::Host(std::string name, std::string folder, std::vector<Mount> mounts, std:
       op.fd_path = "/proc/self/fd/" + std::to_string(fd);
     }
     for (const auto& op : ops) {
+      for (const auto& d : op.mkdirs)
+        if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) anchor_fail(ready[1], "mkdir " + d);
+      if (!op.mkfile.empty()) {
+        int fd = ::open(op.mkfile.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) anchor_fail(ready[1], "create " + op.mkfile);
+        ::close(fd);
+      }
       const std::string& src = op.via_fd ? op.fd_path : op.source;
       if (::mount(src.c_str(), op.target.c_str(), op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
                   op.data.empty() ? nullptr : op.data.c_str()) != 0)

@@ -12,9 +12,13 @@
 //   never created on the machine: an overlay root above them, or else
 //   their nearest existing parent directory, gets, in the host's mount
 //   namespace only, an overlay whose upper layer (in the host folder)
-//   already holds the missing entries. Then each Mount is bind-mounted
-//   (through an O_PATH descriptor opened before the overlays) or a tmpfs
-//   is mounted on its target.
+//   already holds the missing entries. Then, in the order given, each
+//   Mount is bind-mounted (through an O_PATH descriptor opened before the
+//   overlays), or a tmpfs, or a read-only overlay of the lower directories
+//   in `source` is mounted on its target. A mount point below an earlier
+//   mount of the list (a tmpfs on /var/lib, then a bind on
+//   /var/lib/x/empty/clock) is made by the anchor itself, in that mount,
+//   just before it is used.
 //   attach_network() joins the host to the lab's bridge with a veth pair:
 //     ip link add vhN type veth peer name eth0 netns PID; ip link set vhN master br0 up
 //   and inside: lo up, the host's addresses as /32 on lo, eth0 up,
@@ -34,9 +38,11 @@
 namespace mxlab::lab {
 
 struct Mount {
-  enum class Kind { bind, tmpfs };
+  enum class Kind { bind, tmpfs, overlay };
   Kind kind = Kind::bind;
-  std::string source;  // outside path (bind)
+  // bind: the outside path; tmpfs: mount data ("" = mode=1777); overlay:
+  // the lowerdir list "A:B" (read-only: no upper layer).
+  std::string source;
   std::string target;  // path inside the host
   bool is_file = false;
 };

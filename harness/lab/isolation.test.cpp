@@ -257,6 +257,71 @@ TEST_F(IsolationTest, TwoHostsReachEachOtherAndNothingElse) {
   EXPECT_EQ(read_file("/proc/self/mountinfo").find(run_), std::string::npos);
 }
 
+// What OpenSMTPD needs (feasibility.md section 1): a private tmpfs on
+// /var/lib with mounts below it made by the anchor, a bind below a bound
+// folder, and a read-only overlay that stacks an MTA's helpers above the
+// machine's /usr/libexec.
+TEST_F(IsolationTest, TmpfsOverlayAndMountsBelowEarlierMounts) {
+  std::string h = run_ + "/hosts/c.example.com";
+  fs::create_directories(h + "/spool");
+  fs::create_directories(run_ + "/libexec/mxlab-probe");
+  write_file(run_ + "/libexec/mxlab-probe/helper", "#!/bin/sh\necho helper\n", 0755);
+  write_file(run_ + "/clock/offset", "+0\n");
+  write_file(h + "/hosts", "127.0.0.1 localhost\n");
+  int status = run_supervised(
+      [&]() -> int {
+        std::vector<Mount> m = {
+            {Mount::Kind::bind, h + "/hosts", "/etc/hosts", true},
+            {Mount::Kind::tmpfs, "mode=0755", "/var/lib", false},
+            {Mount::Kind::bind, run_ + "/clock", "/var/lib/mxlab-probe/empty/var/lib/mxlab/clock", false},
+            {Mount::Kind::bind, h + "/spool", "/var/spool/mxlab-probe", false},
+            {Mount::Kind::bind, run_ + "/clock", "/var/spool/mxlab-probe/sub/clock", false},
+            {Mount::Kind::bind, h + "/hosts", "/var/spool/mxlab-probe/sub/hosts", true},
+            {Mount::Kind::overlay, run_ + "/libexec:/usr/libexec", "/usr/libexec", false},
+            {Mount::Kind::bind, run_ + "/clock", "/var/lib/mxlab/clock", false},
+        };
+        Host c("c.example.com", h, m, {"/etc", "/var"});
+        const char* script =
+            "echo \"varlib=$(ls /var/lib | tr '\\n' ' ')\"; "
+            "echo \"chroot_clock=$(cat /var/lib/mxlab-probe/empty/var/lib/mxlab/clock/offset)\"; "
+            "echo \"clock=$(cat /var/lib/mxlab/clock/offset)\"; "
+            "echo \"spool_clock=$(cat /var/spool/mxlab-probe/sub/clock/offset)\"; "
+            "echo \"spool_file=$(cat /var/spool/mxlab-probe/sub/hosts)\"; "
+            "echo \"helper=$(/usr/libexec/mxlab-probe/helper)\"; "
+            "echo \"machine_libexec=$(ls /usr/libexec | grep -vc mxlab-probe)\"; "
+            "touch /usr/libexec/x 2>/dev/null && echo libexec_rw=yes || echo libexec_rw=no; "
+            "echo varlib_probe > /var/lib/probe && echo varlib_write=yes";
+        auto r = run({"/bin/sh", "-c", script}, base_env(), c.ns(), "", 10000, run_ + "/scratch");
+        write_file(run_ + "/findings", r.out + "status=" + std::to_string(r.status) + "\nerr=" + r.err + "\n");
+        return 0;
+      },
+      run_, /*keep=*/true);
+  ASSERT_EQ(status, 0) << (fs::exists(run_ + "/supervisor.err") ? read_file(run_ + "/supervisor.err") : "");
+  std::string text = read_file(run_ + "/findings");
+  auto f = key_values(text);
+  EXPECT_EQ(f["status"], "0") << text;
+  // The machine's /var/lib is hidden: only what the mounts made is there.
+  EXPECT_EQ(f["varlib"], "mxlab mxlab-probe ");
+  EXPECT_EQ(f["chroot_clock"], "+0");
+  EXPECT_EQ(f["clock"], "+0");
+  EXPECT_EQ(f["spool_clock"], "+0");
+  EXPECT_EQ(f["spool_file"], "127.0.0.1 localhost");
+  EXPECT_EQ(f["helper"], "helper");
+  EXPECT_NE(f["machine_libexec"], "0");  // the machine's helpers are still there, below
+  EXPECT_EQ(f["libexec_rw"], "no");
+  EXPECT_EQ(f["varlib_write"], "yes");
+  // The mount points below the bound spool folder were made in the host folder.
+  EXPECT_TRUE(fs::is_directory(h + "/spool/sub/clock"));
+  EXPECT_TRUE(fs::is_regular_file(h + "/spool/sub/hosts"));
+  // Nothing of the machine changed.
+  EXPECT_FALSE(fs::exists("/var/lib/mxlab-probe"));
+  EXPECT_FALSE(fs::exists("/var/lib/probe"));
+  EXPECT_FALSE(fs::exists("/var/spool/mxlab-probe"));
+  EXPECT_FALSE(fs::exists("/usr/libexec/mxlab-probe"));
+  EXPECT_FALSE(fs::exists("/usr/libexec/x"));
+  EXPECT_EQ(read_file("/proc/self/mountinfo").find(run_), std::string::npos);
+}
+
 TEST_F(IsolationTest, TeardownOnSigtermRemovesEverything) {
   pid_t child = ::fork();
   ASSERT_GE(child, 0);

@@ -3,6 +3,8 @@
 #include "model/text.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -217,6 +219,26 @@ RunResult run(const std::vector<std::string>& argv, const Env& env, const NsFds&
   ::unlink((base + ".out").c_str());
   ::unlink((base + ".err").c_str());
   return r;
+}
+
+std::optional<SystemUser> system_user(const std::string& name) {
+  const passwd* pw = ::getpwnam(name.c_str());
+  if (!pw) return std::nullopt;
+  SystemUser u;
+  u.passwd_line = name + ":x:" + std::to_string(pw->pw_uid) + ":" + std::to_string(pw->pw_gid) + ":" +
+                  (pw->pw_gecos ? pw->pw_gecos : "") + ":" + (pw->pw_dir ? pw->pw_dir : "/nonexistent") + ":" +
+                  "/usr/sbin/nologin";
+  if (const group* gr = ::getgrgid(pw->pw_gid)) {
+    u.group_name = gr->gr_name;
+    u.group_line = u.group_name + ":x:" + std::to_string(gr->gr_gid) + ":";
+  }
+  return u;
+}
+
+std::string system_group(const std::string& name) {
+  const group* gr = ::getgrnam(name.c_str());
+  if (!gr) return {};
+  return name + ":x:" + std::to_string(gr->gr_gid) + ":";
 }
 
 }  // namespace mxlab::lab

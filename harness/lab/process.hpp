@@ -80,4 +80,15 @@ Env base_env(const Env& extra = {});
 // Where argv[0] resolves (PATH search), or "".
 std::string find_program(const std::string& name);
 
+// The machine's entry of a system user, as /etc/passwd and /etc/group lines
+// (its primary group's), for hosts whose MTA looks its users up by name.
+struct SystemUser {
+  std::string passwd_line;  // name:x:uid:gid:gecos:home:shell
+  std::string group_name;   // of the primary group ("" if it has no entry)
+  std::string group_line;   // name:x:gid:
+};
+std::optional<SystemUser> system_user(const std::string& name);
+// The machine's /etc/group line of a group ("name:x:gid:"), "" if none.
+std::string system_group(const std::string& name);
+
 }  // namespace mxlab::lab

@@ -110,10 +110,38 @@ Adapter load_adapter(const std::string& path) {
         a.files.push_back(af);
       }
     } else if (el == "mount") {
-      x.check_attrs(n, {"path"});
-      std::string p = x.req(n, "path");
-      if (p.front() != '/') x.fail(n, "<mount>: path must be absolute");
-      a.mounts.push_back(p);
+      x.check_attrs(n, {"path", "type", "source", "lower", "mode"});
+      AdapterMount m;
+      m.path = x.req(n, "path");
+      if (m.path.front() != '/') x.fail(n, "<mount>: path must be absolute");
+      if (m.path == "/") x.fail(n, "<mount>: cannot mount on /");
+      std::string type = x.opt(n, "type", "dir");
+      if (type == "dir") m.type = AdapterMount::Type::dir;
+      else if (type == "tmpfs") m.type = AdapterMount::Type::tmpfs;
+      else if (type == "bind") m.type = AdapterMount::Type::bind;
+      else if (type == "overlay") m.type = AdapterMount::Type::overlay;
+      else x.fail(n, "<mount>: type must be dir, tmpfs, bind or overlay");
+      m.source = x.opt(n, "source");
+      m.lower = x.opt(n, "lower");
+      if ((m.type == AdapterMount::Type::bind) != !m.source.empty())
+        x.fail(n, m.source.empty() ? "<mount type=\"bind\">: source is required" : "<mount>: source is only for type=\"bind\"");
+      if ((m.type == AdapterMount::Type::overlay) != !m.lower.empty())
+        x.fail(n, m.lower.empty() ? "<mount type=\"overlay\">: lower is required" : "<mount>: lower is only for type=\"overlay\"");
+      if (n.attribute("mode")) {
+        if (m.type != AdapterMount::Type::dir) x.fail(n, "<mount>: mode is only for type=\"dir\"");
+        std::string mode = x.opt(n, "mode");
+        char* end = nullptr;
+        unsigned long v = std::strtoul(mode.c_str(), &end, 8);
+        if (mode.empty() || *end || v > 07777) x.fail(n, "<mount>: mode must be octal, like 0711");
+        m.mode = static_cast<unsigned>(v);
+      }
+      if (m.type == AdapterMount::Type::dir) a.mounts.push_back(m.path);
+      a.mount_specs.push_back(m);
+    } else if (el == "system-user" || el == "system-group") {
+      x.check_attrs(n, {"name"});
+      std::string name = x.req(n, "name");
+      if (name.find_first_of(":\n ") != std::string::npos) x.fail(n, "<" + el + ">: bad name \"" + name + "\"");
+      (el == "system-user" ? a.system_users : a.system_groups).push_back(name);
     } else if (el == "start") {
       x.check_attrs(n, {"foreground", "ready-timeout"});
       a.start = cmd(n);
@@ -133,8 +161,13 @@ Adapter load_adapter(const std::string& path) {
       x.check_attrs(n, {"parser"});
       a.queue = cmd(n);
       a.queue_parser = x.req(n, "parser");
-      if (a.queue_parser != "postqueue-json")
-        x.fail(n, "<queue>: unknown parser \"" + a.queue_parser + "\" (known: postqueue-json)");
+      bool known = false;
+      std::string names;
+      for (const char* p : kQueueParsers) {
+        known |= a.queue_parser == p;
+        names += std::string(names.empty() ? "" : ", ") + p;
+      }
+      if (!known) x.fail(n, "<queue>: unknown parser \"" + a.queue_parser + "\" (known: " + names + ")");
     } else if (el == "submit") {
       x.check_attrs(n, {});
       a.submit = cmd(n);

@@ -4,6 +4,7 @@
 #include "model/text.hpp"
 #include "model/xml.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -61,7 +62,8 @@ const std::map<std::string, CheckSpec>& check_specs() {
        {{"host", "user", "format", "path", "count", "min", "absent", "message"}, {"host", "user"},
         {"header", "body", "from-line", "return-path"}}},
       {"peer",
-       {{"name", "count", "min", "message", "sessions", "min-sessions", "max-sessions"},
+       {{"name", "count", "min", "message", "sessions", "min-sessions", "max-sessions", "transactions",
+         "min-transactions"},
         {"name"}, {"header", "body", "mail-from", "rcpt-to"}}},
       {"queue", {{"host", "count", "min", "empty", "in"}, {"host"}, {"recipient", "sender"}}},
       {"bounce", {{"host", "user", "peer", "count", "message"}, {}, {"dsn", "header", "body"}}},
@@ -186,7 +188,7 @@ Case load_case(const std::string& path, const std::string& repo_root_in) {
   const XmlFile& x = *xf;
   auto root = x.root();
   if (std::string(root.name()) != "case") x.fail(root, "root element must be <case>, not <" + std::string(root.name()) + ">");
-  x.check_attrs(root, {"id", "area", "profile", "tags", "rfc", "requires", "unsupported", "xfail", "timeout"});
+  x.check_attrs(root, {"id", "area", "profile", "tags", "rfc", "requires", "unsupported", "xfail", "timeout", "portable"});
   Case c;
   c.file = path;
   c.id = x.req(root, "id");
@@ -202,6 +204,7 @@ Case load_case(const std::string& path, const std::string& repo_root_in) {
   c.unsupported = words(x.opt(root, "unsupported"));
   c.xfail = words(x.opt(root, "xfail"));
   c.timeout = x.duration(root, "timeout", 300);
+  c.portable = x.flag(root, "portable", false);
   std::string repo_root = repo_root_in.empty() ? find_repo_root(path) : repo_root_in;
   bool have_summary = false, have_topology = false;
   int index = 0;
@@ -337,6 +340,13 @@ Case load_case(const std::string& path, const std::string& repo_root_in) {
   if (!have_topology) x.fail(root, "<case>: missing <topology ref=...>");
   if (c.steps.empty()) x.fail(root, "<case>: no steps");
   return c;
+}
+
+std::vector<std::string> required_capabilities(const Case& c) {
+  std::vector<std::string> out = c.requires_;
+  if (c.profile == "postfix" && std::find(out.begin(), out.end(), "postfix-replies") == out.end())
+    out.push_back("postfix-replies");
+  return out;
 }
 
 }  // namespace mxlab::model

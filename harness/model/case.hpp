@@ -65,8 +65,17 @@ struct Case {
   std::string topology_ref;   // as written
   std::string topology_path;  // resolved
   int64_t timeout = 300;      // real seconds for the whole case
+  // The topology's main.cf/master.cf lines only tune Postfix-compatible
+  // MTAs; what the case asserts holds with any MTA's role defaults, so it
+  // also runs on adapters without postfix-config.
+  bool portable = false;
   std::vector<Step> steps;
 };
+
+// The capabilities a case needs: its `requires`, plus "postfix-replies"
+// when its profile is postfix (it asserts Postfix's exact texts, so an MTA
+// without them cannot pass it: UNSUPPORTED there, not FAIL).
+std::vector<std::string> required_capabilities(const Case& c);
 
 // repo_root: where relative topology refs are looked up after the case's
 // own directory; empty = search upwards from the case file.

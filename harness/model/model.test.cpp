@@ -171,6 +171,73 @@ TEST_F(ModelTest, AdapterParsesAndRejects) {
   EXPECT_NE(error_of([&] { load_adapter(p); }).find(":2: <start>: attribute \"foreground\" must be true or false"), std::string::npos);
 }
 
+TEST_F(ModelTest, AdapterMountsSystemUsersAndQueueParsers) {
+  auto p = put("harness/adapters/y.xml", R"(<adapter name="y" binary="/opt/y/sbin/yd" requires-root="true">
+  <system-user name="Debian-exim"/>
+  <system-group name="opensmtpq"/>
+  <mount path="/var/spool/y" mode="0711"/>
+  <mount path="/var/lib" type="tmpfs"/>
+  <mount path="/var/lib/y/empty/var/lib/mxlab/clock" type="bind" source="{clockdir}"/>
+  <mount path="/usr/libexec" type="overlay" lower="/opt/y/usr/libexec:/usr/libexec"/>
+  <start>{bin} -d</start>
+  <queue parser="smtpctl-queue">yctl show queue</queue>
+</adapter>
+)");
+  Adapter a = load_adapter(p);
+  ASSERT_EQ(a.mount_specs.size(), 4u);
+  EXPECT_EQ(a.mount_specs[0].type, AdapterMount::Type::dir);
+  EXPECT_EQ(a.mount_specs[0].mode, 0711u);
+  EXPECT_EQ(a.mount_specs[1].type, AdapterMount::Type::tmpfs);
+  EXPECT_EQ(a.mount_specs[1].path, "/var/lib");
+  EXPECT_EQ(a.mount_specs[2].type, AdapterMount::Type::bind);
+  EXPECT_EQ(a.mount_specs[2].source, "{clockdir}");
+  EXPECT_EQ(a.mount_specs[3].type, AdapterMount::Type::overlay);
+  EXPECT_EQ(a.mount_specs[3].lower, "/opt/y/usr/libexec:/usr/libexec");
+  // Plain directories stay listed in `mounts` as before.
+  EXPECT_EQ(a.mounts, std::vector<std::string>{"/var/spool/y"});
+  EXPECT_EQ(a.system_users, std::vector<std::string>{"Debian-exim"});
+  EXPECT_EQ(a.system_groups, std::vector<std::string>{"opensmtpq"});
+  EXPECT_EQ(a.queue_parser, "smtpctl-queue");
+  p = put("x.xml", "<adapter name=\"x\">\n  <queue parser=\"exim-bp\">exim -bp</queue>\n  <start>s</start>\n</adapter>\n");
+  EXPECT_EQ(load_adapter(p).queue_parser, "exim-bp");
+
+  auto bad = [&](const std::string& el) {
+    auto f = put("x.xml", "<adapter name=\"x\">\n  <start>s</start>\n  " + el + "\n</adapter>\n");
+    return error_of([&] { load_adapter(f); });
+  };
+  EXPECT_NE(bad("<mount path=\"/a\" type=\"nfs\"/>").find(":3: <mount>: type must be dir, tmpfs, bind or overlay"), std::string::npos);
+  EXPECT_NE(bad("<mount path=\"/a\" type=\"bind\"/>").find(":3: <mount type=\"bind\">: source is required"), std::string::npos);
+  EXPECT_NE(bad("<mount path=\"/a\" source=\"/b\"/>").find(":3: <mount>: source is only for type=\"bind\""), std::string::npos);
+  EXPECT_NE(bad("<mount path=\"/a\" type=\"overlay\"/>").find(":3: <mount type=\"overlay\">: lower is required"), std::string::npos);
+  EXPECT_NE(bad("<mount path=\"/\" type=\"tmpfs\"/>").find(":3: <mount>: cannot mount on /"), std::string::npos);
+  EXPECT_NE(bad("<mount path=\"a\"/>").find(":3: <mount>: path must be absolute"), std::string::npos);
+  EXPECT_NE(bad("<mount path=\"/a\" mode=\"rwx\"/>").find(":3: <mount>: mode must be octal"), std::string::npos);
+  EXPECT_NE(bad("<mount path=\"/a\" type=\"tmpfs\" mode=\"0755\"/>").find(":3: <mount>: mode is only for type=\"dir\""), std::string::npos);
+  EXPECT_NE(bad("<system-user name=\"a:b\"/>").find(":3: <system-user>: bad name"), std::string::npos);
+  EXPECT_NE(bad("<queue parser=\"mailq\">q</queue>").find("(known: postqueue-json, exim-bp, smtpctl-queue)"), std::string::npos);
+}
+
+TEST_F(ModelTest, PostfixProfileRequiresPostfixReplies) {
+  good_topology();
+  auto head = [](const std::string& attrs) {
+    return "<case id=\"a.p\" area=\"a\" " + attrs + ">\n  <summary>s</summary>\n"
+           "  <topology ref=\"fixtures/topologies/t.xml\"/>\n  <flush host=\"mail.example.com\"/>\n</case>\n";
+  };
+  // The default profile is postfix: Postfix's texts are asserted.
+  auto c = load_case(put("suites/a/p1.xml", head("requires=\"clock\"")), dir_);
+  EXPECT_EQ(required_capabilities(c), (std::vector<std::string>{"clock", "postfix-replies"}));
+  c = load_case(put("suites/a/p2.xml", head("profile=\"postfix\" requires=\"postfix-replies aliases\"")), dir_);
+  EXPECT_EQ(required_capabilities(c), (std::vector<std::string>{"postfix-replies", "aliases"}));
+  c = load_case(put("suites/a/p3.xml", head("profile=\"rfc\" requires=\"clock\"")), dir_);
+  EXPECT_EQ(required_capabilities(c), (std::vector<std::string>{"clock"}));
+  EXPECT_FALSE(c.portable);
+  c = load_case(put("suites/a/p4.xml", head("profile=\"rfc\" portable=\"true\"")), dir_);
+  EXPECT_TRUE(c.portable);
+  auto p5 = put("suites/a/p5.xml", head("portable=\"sometimes\""));
+  EXPECT_NE(error_of([&] { load_case(p5, dir_); }).find(":1: <case>: attribute \"portable\" must be true or false"),
+            std::string::npos);
+}
+
 TEST_F(ModelTest, CaseParsesStepsAndChecks) {
   good_topology();
   auto p = put("suites/a/one.xml", R"(<case id="a.one" area="a" rfc="5321#3.6.2" requires="clock" xfail="exim">

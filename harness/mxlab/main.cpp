@@ -1,7 +1,8 @@
 // NAME
 //   mxlab - the MTA conformance lab
 // SYNOPSIS
-//   mxlab run [--mta NAME|FILE] [--mta-bin PATH] [--junit FILE] [-j N]
+//   mxlab run [--mta NAME|FILE[,NAME...]] [--mta-bin PATH] [--junit FILE] [-j N]
+//             [--matrix FILE.md] [--matrix-html FILE.html]
 //             [--filter GLOB] [--keep] [--run-dir DIR] [-v] PATH...
 //   mxlab list PATH...
 //   mxlab demo [--mta-bin PATH] [-j N] [--keep] [-v]
@@ -10,7 +11,9 @@
 // DESCRIPTION
 //   run: run cases (files, or directories searched for *.xml) against an
 //   MTA through its adapter (harness/adapters/NAME.xml; default
-//   "reference", the mxmta beside this binary). list: print id, area, file
+//   "reference", the mxmta beside this binary); several MTAs, comma-
+//   separated, run every case against each and write the conformance
+//   matrix (reports/out/matrix.md and .html). list: print id, area, file
 //   and summary of each case. demo: the seed's starter suite (suites/seed)
 //   on fixtures/topologies/seed-intranet.xml against the reference MTA,
 //   JUnit in reports/out/demo-junit.xml. The repository is found from this
@@ -48,8 +51,8 @@ namespace fs = std::filesystem;
 
 int usage() {
   std::fprintf(stderr,
-               "usage: mxlab run [--mta NAME|FILE] [--mta-bin PATH] [--junit FILE] [-j N] [--filter GLOB]\n"
-               "                 [--keep] [--run-dir DIR] [-v] PATH...\n"
+               "usage: mxlab run [--mta NAME|FILE[,NAME...]] [--mta-bin PATH] [--junit FILE] [-j N] [--filter GLOB]\n"
+               "                 [--matrix FILE.md] [--matrix-html FILE.html] [--keep] [--run-dir DIR] [-v] PATH...\n"
                "       mxlab list PATH...\n"
                "       mxlab demo [--mta-bin PATH] [-j N] [--keep] [-v]\n"
                "       mxlab dns ZONEFILE --listen ADDR:PORT [--log FILE]\n"
@@ -87,6 +90,10 @@ bool parse_run(int argc, char** argv, int first, mxlab::runner::RunOptions& o, b
       if (!val(o.mta_bin)) return false;
     } else if (a == "--junit") {
       if (!val(o.junit)) return false;
+    } else if (a == "--matrix") {
+      if (!val(o.matrix)) return false;
+    } else if (a == "--matrix-html") {
+      if (!val(o.matrix_html)) return false;
     } else if (a == "--filter") {
       if (!val(o.filter)) return false;
     } else if (a == "--run-dir") {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -26,13 +27,20 @@ std::string failure_text(const CaseResult& r) {
 std::string junit_xml(const std::vector<CaseResult>& results, const std::string& mta) {
   pugi::xml_document doc;
   auto suites = doc.append_child("testsuites");
-  std::map<std::string, std::vector<const CaseResult*>> by_area;
+  // One suite per MTA and area; a result names its MTA (several MTAs in
+  // one run), else `mta` does.
+  std::map<std::pair<std::string, std::string>, std::vector<const CaseResult*>> by_area;
+  std::set<std::string> mtas;
   double total = 0;
   int all_tests = 0, all_fail = 0, all_err = 0, all_skip = 0;
-  for (const auto& r : results) by_area[r.area.empty() ? "unknown" : r.area].push_back(&r);
-  for (const auto& [area, list] : by_area) {
+  for (const auto& r : results) {
+    std::string m = r.mta.empty() ? mta : r.mta;
+    mtas.insert(m);
+    by_area[{m, r.area.empty() ? "unknown" : r.area}].push_back(&r);
+  }
+  for (const auto& [key, list] : by_area) {
     auto suite = suites.append_child("testsuite");
-    std::string name = "mxlab." + mta + "." + area;
+    std::string name = "mxlab." + key.first + "." + key.second;
     int failures = 0, errors = 0, skipped = 0;
     double time = 0;
     for (const auto* r : list) {
@@ -84,7 +92,7 @@ std::string junit_xml(const std::vector<CaseResult>& results, const std::string&
     all_err += errors;
     all_skip += skipped;
   }
-  suites.append_attribute("name") = ("mxlab." + mta).c_str();
+  suites.append_attribute("name") = (mtas.size() > 1 ? std::string("mxlab") : "mxlab." + mta).c_str();
   suites.append_attribute("tests") = all_tests;
   suites.append_attribute("failures") = all_fail;
   suites.append_attribute("errors") = all_err;

@@ -1,7 +1,7 @@
 // NAME
 //   report/junit - JUnit XML in lit's shape, read by Jenkins, GitLab and GitHub
 // DESCRIPTION
-//   <testsuites> holds one <testsuite name="mxlab.MTA.AREA"> per area with
+//   <testsuites> holds one <testsuite name="mxlab.MTA.AREA"> per MTA and area with
 //   tests/failures/errors/skipped/time; each case is a <testcase
 //   classname="mxlab.MTA.AREA" name="ID" time="S">. FAIL and XPASS carry
 //   <failure message="..."> with the failed step, expected and actual;
@@ -21,6 +21,8 @@
 
 namespace mxlab::report {
 
+// `mta` names the suites of results that do not name their MTA; a run of
+// several MTAs gives each its own suites (mxlab.exim.seed ...).
 std::string junit_xml(const std::vector<runner::CaseResult>& results, const std::string& mta);
 void write_junit(const std::vector<runner::CaseResult>& results, const std::string& mta, const std::string& path);
 

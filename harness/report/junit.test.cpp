@@ -119,5 +119,28 @@ TEST_F(JunitTest, ResultFilesRoundTripAndXfailFlips) {
   std::filesystem::remove_all(tmpl);
 }
 
+
+TEST_F(JunitTest, SeveralMtasGetSuitesOfTheirOwn) {
+  std::vector<CaseResult> rs;
+  for (const char* m : {"reference", "exim"}) {
+    auto r = make("seed.ok", "seed", std::string(m) == "exim" ? Status::unsupported : Status::pass);
+    r.mta = m;
+    r.message = "requires postfix-replies (profile postfix), which adapter exim lacks";
+    rs.push_back(r);
+  }
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_string(junit_xml(rs, "reference").c_str()));
+  auto suites = doc.child("testsuites");
+  EXPECT_STREQ(suites.attribute("name").value(), "mxlab");
+  EXPECT_EQ(suites.attribute("tests").as_int(), 2);
+  EXPECT_EQ(suites.attribute("skipped").as_int(), 1);
+  std::vector<std::string> names;
+  for (auto s : suites.children("testsuite")) names.push_back(s.attribute("name").value());
+  EXPECT_EQ(names, (std::vector<std::string>{"mxlab.exim.seed", "mxlab.reference.seed"}));
+  auto exim = suites.find_child_by_attribute("testsuite", "name", "mxlab.exim.seed");
+  EXPECT_EQ(exim.attribute("skipped").as_int(), 1);
+  EXPECT_STREQ(exim.child("testcase").attribute("classname").value(), "mxlab.exim.seed");
+  EXPECT_TRUE(exim.child("testcase").child("skipped"));
+}
 }  // namespace
 }  // namespace mxlab::report

@@ -120,6 +120,8 @@ CaseResult run_case(const CaseOptions& o) {
     r.id = c.id;
     r.area = c.area;
     r.summary = c.summary;
+    r.profile = c.profile;
+    r.tags = model::join(c.tags, " ");
     a = model::load_adapter(o.adapter_file);
     r.mta = a.name;
     t = model::load_topology(c.topology_path);
@@ -136,8 +138,22 @@ CaseResult run_case(const CaseOptions& o) {
     return finish(r);
   };
   if (listed(c.unsupported, a.name)) return unsupported("marked unsupported for " + a.name);
-  for (const auto& cap : c.requires_)
-    if (!a.has_capability(cap)) return unsupported("requires " + cap + ", which adapter " + a.name + " lacks");
+  for (const auto& cap : model::required_capabilities(c))
+    if (!a.has_capability(cap)) {
+      bool implied = cap == "postfix-replies" &&
+                     std::find(c.requires_.begin(), c.requires_.end(), cap) == c.requires_.end();
+      return unsupported("requires " + cap + (implied ? " (profile postfix)" : "") + ", which adapter " + a.name +
+                         " lacks");
+    }
+  // A host configured with Postfix's main.cf/master.cf lines means those
+  // settings: an MTA that does not read them would run the case with its
+  // role's defaults instead, and its result would say nothing.
+  if (!a.has_capability("postfix-config") && !c.portable)
+    for (const auto& h : t.hosts)
+      for (const auto& cf : h.configs)
+        if (cf.name == "main.cf" || cf.name == "master.cf")
+          return unsupported("host " + h.name + " is configured with " + cf.name + (cf.file.empty() ? " lines" : "") +
+                             ", which adapter " + a.name + " does not read (it lacks postfix-config)");
   if (a.requires_root && !lab::started_as_root()) return unsupported("adapter " + a.name + " needs root");
   if (moves_clock(c) && o.faketime_lib.empty()) return unsupported("moves the clock, but libfaketime was not found");
   // A <run> step names a tool of the adapter: an MTA without it (no

@@ -7,6 +7,7 @@
 #include "model/topology.hpp"
 #include "model/xml.hpp"
 #include "report/junit.hpp"
+#include "report/matrix.hpp"
 #include "runner/case_run.hpp"
 #include "runner/services.hpp"
 
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -107,6 +109,43 @@ int list_command(const std::vector<std::string>& paths, const std::string& repo)
   return bad ? 2 : 0;
 }
 
+std::vector<std::string> split_mtas(const std::string& mta) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : mta + ",") {
+    if (c == ',') {
+      auto t = std::string(model::trim(cur));
+      if (!t.empty()) out.push_back(t);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
+// The command as a user would type it again (for the matrix's header).
+std::string command_line(const RunOptions& o) {
+  std::string c = "mxlab run --mta " + o.mta;
+  if (o.jobs > 1) c += " -j " + std::to_string(o.jobs);
+  if (!o.filter.empty()) c += " --filter '" + o.filter + "'";
+  for (const auto& p : o.paths) c += " " + p;
+  return c;
+}
+
+}  // namespace
+
 int run_command(const RunOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   std::string err;
@@ -116,16 +155,28 @@ int run_command(const RunOptions& o) {
     return 2;
   }
   // Everything is parsed before anything starts.
-  std::string adapter_file = adapter_path(o.mta, o.repo);
-  model::Adapter adapter;
+  std::vector<std::string> adapter_files;
+  std::vector<model::Adapter> adapters;
   std::vector<model::Case> cases;
   int bad = 0;
-  try {
-    adapter = model::load_adapter(adapter_file);
-  } catch (const std::exception& e) {
-    std::cerr << "mxlab: " << e.what() << "\n";
+  auto mta_names = split_mtas(o.mta);
+  if (mta_names.empty()) {
+    std::cerr << "mxlab: --mta: no adapter named\n";
     return 2;
   }
+  for (const auto& m : mta_names) {
+    try {
+      adapter_files.push_back(adapter_path(m, o.repo));
+      adapters.push_back(model::load_adapter(adapter_files.back()));
+      for (size_t k = 0; k + 1 < adapters.size(); ++k)
+        if (adapters[k].name == adapters.back().name)
+          throw model::ParseError(adapter_files.back() + ":1: adapter \"" + adapters.back().name + "\" given twice");
+    } catch (const std::exception& e) {
+      std::cerr << "mxlab: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  const bool multi = adapters.size() > 1;
   std::set<std::string> topologies, ids;
   for (const auto& f : files) {
     try {
@@ -170,17 +221,29 @@ int run_command(const RunOptions& o) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
 
+  // One job per (case, MTA), case by case, so a case's row fills up together.
+  struct Job {
+    size_t c, a;
+  };
+  std::vector<Job> jobs_list;
+  for (size_t c = 0; c < cases.size(); ++c)
+    for (size_t a = 0; a < adapters.size(); ++a) jobs_list.push_back({c, a});
   std::map<pid_t, size_t> running;
-  std::vector<CaseResult> results(cases.size());
+  std::vector<CaseResult> results(jobs_list.size());
   size_t next = 0, done = 0;
-  const size_t total = cases.size();
+  const size_t total = jobs_list.size();
   const int jobs = std::max(1, o.jobs);
   auto result_file = [&](size_t i) { return base + "/results/" + std::to_string(i) + ".xml"; };
   auto launch = [&](size_t i) {
-    const auto& c = cases[i];
-    std::vector<std::string> args = {o.self_exe, "__case", "--adapter", adapter_file, "--result", result_file(i),
-                                     "--run-dir", base + "/" + std::to_string(i) + "-" + c.id, "--repo", o.repo};
-    if (!o.mta_bin.empty()) args.insert(args.end(), {"--mta-bin", o.mta_bin});
+    const auto& c = cases[jobs_list[i].c];
+    const auto& a = adapters[jobs_list[i].a];
+    std::string run_dir = base + "/" + std::to_string(i) + "-" + c.id + (multi ? "-" + a.name : "");
+    std::vector<std::string> args = {o.self_exe, "__case", "--adapter", adapter_files[jobs_list[i].a], "--result",
+                                     result_file(i), "--run-dir", run_dir, "--repo", o.repo};
+    // With several MTAs, --mta-bin is for the adapters whose binary has its file name.
+    if (!o.mta_bin.empty() &&
+        (!multi || fs::path(o.mta_bin).filename() == fs::path(a.binary).filename()))
+      args.insert(args.end(), {"--mta-bin", o.mta_bin});
     if (!faketime.empty()) args.insert(args.end(), {"--faketime", faketime});
     if (o.keep) args.push_back("--keep");
     args.push_back(c.file);
@@ -195,7 +258,7 @@ int run_command(const RunOptions& o) {
         ::close(fd);
       }
       std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
+      for (auto& x : args) argv.push_back(x.data());
       argv.push_back(nullptr);
       ::execv(o.self_exe.c_str(), argv.data());
       std::perror("exec");
@@ -206,8 +269,22 @@ int run_command(const RunOptions& o) {
       children.push_back(pid);
     }
   };
+  // What the case file says, for results made here (interrupted, crashed).
+  auto from_case = [&](size_t i) {
+    const auto& c = cases[jobs_list[i].c];
+    CaseResult r;
+    r.id = c.id;
+    r.area = c.area;
+    r.file = c.file;
+    r.summary = c.summary;
+    r.profile = c.profile;
+    r.tags = model::join(c.tags, " ");
+    r.mta = adapters[jobs_list[i].a].name;
+    r.status = Status::error;
+    return r;
+  };
   int failures = 0, errors = 0;
-  std::map<Status, int> counts;
+  std::map<std::string, std::map<Status, int>> counts;  // MTA -> outcome -> n
   while (done < total) {
     while (!g_signal && next < total && running.size() < static_cast<size_t>(jobs)) launch(next++);
     if (running.empty()) break;
@@ -226,28 +303,29 @@ int run_command(const RunOptions& o) {
     try {
       r = read_result(result_file(i));
     } catch (...) {
-      r.id = cases[i].id;
-      r.area = cases[i].area;
-      r.file = cases[i].file;
-      r.status = Status::error;
+      r = from_case(i);
       r.message = g_signal ? "interrupted" : "the case process ended without a result";
       try {
         r.output = model::read_file(result_file(i) + ".log");
       } catch (...) {
       }
     }
-    if (r.id.empty()) r.id = cases[i].id;
-    r.mta = adapter.name;
+    const auto& c = cases[jobs_list[i].c];
+    if (r.id.empty()) r.id = c.id;
+    if (r.profile.empty()) r.profile = c.profile;
+    r.mta = adapters[jobs_list[i].a].name;
     results[i] = r;
     ++done;
-    ++counts[r.status];
+    ++counts[r.mta][r.status];
     failures += is_failure(r.status);
     errors += r.status == Status::error;
-    std::cout << status_name(r.status) << ": " << r.id << " (" << done << " of " << total << ")";
+    std::cout << status_name(r.status) << ": " << r.id << (multi ? " on " + r.mta : "") << " (" << done << " of "
+              << total << ")";
     if (r.status == Status::unsupported || r.status == Status::xfail) std::cout << " [" << r.message << "]";
     std::cout << "\n";
     if (is_failure(r.status) || r.status == Status::error) {
-      std::cout << "******************** " << status_name(r.status) << " " << r.id << " (" << r.file << ")\n";
+      std::cout << "******************** " << status_name(r.status) << " " << r.id << (multi ? " on " + r.mta : "")
+                << " (" << r.file << ")\n";
       std::cout << first_lines(report::failure_text(r), 40);
       if (o.verbose) std::cout << first_lines(r.output, 400);
       std::cout << "********************\n";
@@ -259,13 +337,9 @@ int run_command(const RunOptions& o) {
   g_children = nullptr;
   // Cases never started (interrupted) are reported, never silently dropped.
   for (size_t i = next; i < total; ++i) {
-    results[i].id = cases[i].id;
-    results[i].area = cases[i].area;
-    results[i].file = cases[i].file;
-    results[i].mta = adapter.name;
-    results[i].status = Status::error;
+    results[i] = from_case(i);
     results[i].message = "not run (interrupted)";
-    ++counts[Status::error];
+    ++counts[results[i].mta][Status::error];
     ++errors;
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -273,12 +347,32 @@ int run_command(const RunOptions& o) {
   const std::pair<Status, const char*> names[] = {{Status::pass, "Passed"},           {Status::xfail, "Expectedly Failed"},
                                                   {Status::unsupported, "Unsupported"}, {Status::error, "Unresolved"},
                                                   {Status::xpass, "Unexpectedly Passed"}, {Status::fail, "Failed"}};
-  for (const auto& [s, n] : names)
-    if (counts[s]) std::printf("  %-20s: %d\n", n, counts[s]);
+  for (const auto& a : adapters) {
+    if (multi) std::printf("  %s:\n", a.name.c_str());
+    for (const auto& [s, n] : names)
+      if (counts[a.name][s]) std::printf("%s  %-20s: %d\n", multi ? "  " : "", n, counts[a.name][s]);
+  }
   if (!o.junit.empty()) {
     try {
-      report::write_junit(results, adapter.name, o.junit);
+      report::write_junit(results, adapters.front().name, o.junit);
       std::printf("JUnit: %s\n", o.junit.c_str());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "mxlab: %s\n", e.what());
+    }
+  }
+  if (multi || !o.matrix.empty() || !o.matrix_html.empty()) {
+    std::string out_dir = (o.repo.empty() ? fs::current_path().string() : o.repo) + "/reports/out";
+    std::string md = o.matrix.empty() ? out_dir + "/matrix.md" : o.matrix;
+    std::string htm = o.matrix_html.empty() ? out_dir + "/matrix.html" : o.matrix_html;
+    report::MatrixInfo info;
+    info.command = command_line(o);
+    info.generated = utc_now();
+    std::vector<std::string> names_in_order;
+    for (const auto& a : adapters) names_in_order.push_back(a.name);
+    try {
+      report::write_text(md, report::matrix_markdown(results, names_in_order, info));
+      report::write_text(htm, report::matrix_html(results, names_in_order, info));
+      std::printf("Matrix: %s, %s\n", md.c_str(), htm.c_str());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "mxlab: %s\n", e.what());
     }

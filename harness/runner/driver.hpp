@@ -8,6 +8,14 @@
 //   most `jobs` at a time. A lit-style progress line is printed per case
 //   ("PASS: seed.relay-denied (3 of 12)"), details of failures follow it,
 //   then a summary, and JUnit XML if asked.
+//   Several MTAs (`--mta reference,postfix,exim,opensmtpd`): every case
+//   runs against every adapter, all pairs sharing the -j slots; progress
+//   lines name the MTA ("FAIL: seed.relay-denied on exim (7 of 32)"), the
+//   summary counts per MTA, JUnit has suites per MTA, and the conformance
+//   matrix (report/matrix) is written as Markdown and HTML, by default
+//   to reports/out/matrix.md and reports/out/matrix.html of the
+//   repository. --matrix / --matrix-html name the files (and ask for a
+//   matrix of a single MTA too).
 //   Exit status: 0 every case passed, failed as expected (XFAIL) or was
 //   unsupported; 1 a case failed (FAIL, XPASS); 2 nothing failed but a case
 //   could not run (ERROR), or the files are bad.
@@ -22,7 +30,7 @@
 namespace mxlab::runner {
 
 struct RunOptions {
-  std::string mta = "reference";  // adapter name or path to an adapter file
+  std::string mta = "reference";  // adapter names or files, comma-separated
   std::string mta_bin;
   std::string junit;
   int jobs = 1;
@@ -33,7 +41,12 @@ struct RunOptions {
   std::vector<std::string> paths;
   std::string repo;      // repository root
   std::string self_exe;  // this binary
+  std::string matrix;       // Markdown matrix file ("" = default when several MTAs)
+  std::string matrix_html;  // HTML matrix file (likewise)
 };
+
+// The adapters of --mta: split at commas, blanks dropped, in order.
+std::vector<std::string> split_mtas(const std::string& mta);
 
 int run_command(const RunOptions& o);
 int list_command(const std::vector<std::string>& paths, const std::string& repo);

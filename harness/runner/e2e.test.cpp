@@ -83,6 +83,83 @@ TEST_F(RunnerEndToEndTest, RunsCasesInParallelAndWritesJunit) {
   EXPECT_TRUE(fs::is_empty(dir_) || (fs::directory_iterator(dir_)->path().filename() == "junit.xml"));
 }
 
+// Two MTAs in one run: every case against each, progress naming the MTA,
+// JUnit suites per MTA, and the matrix in both formats. On the adapter
+// without postfix-replies the (default) postfix-profile cases are skipped.
+TEST_F(RunnerEndToEndTest, SeveralMtasMakeAMatrix) {
+  std::string md = dir_ + "/m/matrix.md", html = dir_ + "/m/matrix.html";
+  Output r = run("run --mta " + data_ + "/fake.xml," + data_ + "/fake-plain.xml --mta-bin " + FAKE_MTA_BIN +
+                 " --run-dir " + dir_ + " -j 3 --junit " + dir_ + "/junit.xml --matrix " + md + " --matrix-html " +
+                 html + " " + data_ + "/cases");
+  EXPECT_EQ(r.status, 1) << r.out;  // runner.fail fails on fake
+  EXPECT_NE(r.out.find("PASS: runner.pass on fake ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UNSUPPORTED: runner.pass on fake-plain ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("requires postfix-replies (profile postfix), which adapter fake-plain lacks"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(" of 10)"), std::string::npos) << r.out;
+  std::string m = mxlab::model::read_file(md);
+  EXPECT_NE(m.find("| case | profile | fake | fake-plain |\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("| runner.pass | postfix | PASS | SKIP ["), std::string::npos) << m;
+  EXPECT_NE(m.find("| runner.fail | postfix | FAIL ["), std::string::npos) << m;
+  EXPECT_NE(m.find("| fake | 2 | 1 | 1 | 1 | 0 | 0 | 5 |\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("| fake-plain | 0 | 0 | 5 | 0 | 0 | 0 | 5 |\n"), std::string::npos) << m;
+  std::string h = mxlab::model::read_file(html);
+  EXPECT_NE(h.find("<td class=\"fail\""), std::string::npos);
+  EXPECT_EQ(h.find("<script"), std::string::npos);
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file((dir_ + "/junit.xml").c_str()));
+  auto suites = doc.child("testsuites");
+  EXPECT_EQ(suites.attribute("tests").as_int(), 10);
+  int n = 0;
+  for (auto s : suites.children("testsuite")) {
+    std::string name = s.attribute("name").value();
+    EXPECT_TRUE(name.rfind("mxlab.fake.", 0) == 0 || name.rfind("mxlab.fake-plain.", 0) == 0) << name;
+    ++n;
+  }
+  EXPECT_GE(n, 2);
+}
+
+// A topology that sets main.cf lines configures a Postfix-compatible MTA;
+// an adapter without postfix-config would run the case unconfigured, so
+// the case is skipped there, and runs where the lines are read.
+TEST_F(RunnerEndToEndTest, MainCfLinesNeedPostfixConfig) {
+  std::string topo = mxlab::model::read_file(data_ + "/topology.xml");
+  auto at = topo.find("    <user name=\"bob\"/>\n");
+  ASSERT_NE(at, std::string::npos);
+  topo.insert(at, "    <main-cf>smtpd_banner = $myhostname ESMTP</main-cf>\n");
+  fs::create_directories(dir_ + "/t/cases");
+  mxlab::model::write_file(dir_ + "/t/topology.xml", topo);
+  mxlab::model::write_file(dir_ + "/t/cases/c.xml",
+                           "<case id=\"runner.maincf\" area=\"runner\" profile=\"rfc\">\n  <summary>s</summary>\n"
+                           "  <topology ref=\"../topology.xml\"/>\n"
+                           "  <verify><queue host=\"mx.test.example\" empty=\"true\"/></verify>\n</case>\n");
+  std::string plain = mxlab::model::read_file(data_ + "/fake-plain.xml");
+  auto cap = plain.find(" postfix-config");
+  ASSERT_NE(cap, std::string::npos);
+  plain.erase(cap, std::string(" postfix-config").size());
+  // {adapterdir} must still find the role templates of testdata/
+  auto roles = plain.find("{adapterdir}/roles/");
+  ASSERT_NE(roles, std::string::npos);
+  plain.replace(roles, std::string("{adapterdir}").size(), data_);
+  mxlab::model::write_file(dir_ + "/t/other.xml", plain);
+  Output r = run("run --mta " + data_ + "/fake.xml," + dir_ + "/t/other.xml --mta-bin " + FAKE_MTA_BIN +
+                 " --run-dir " + dir_ + " --matrix " + dir_ + "/m.md " + dir_ + "/t/cases");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("PASS: runner.maincf on fake ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UNSUPPORTED: runner.maincf on fake-plain (2 of 2) [host mx.test.example is configured with "
+                       "main.cf lines, which adapter fake-plain does not read (it lacks postfix-config)]"),
+            std::string::npos)
+      << r.out;
+  // portable="true": the lines only tune; the case runs on both.
+  std::string c = mxlab::model::read_file(dir_ + "/t/cases/c.xml");
+  c.replace(c.find("profile=\"rfc\""), 13, "profile=\"rfc\" portable=\"true\"");
+  mxlab::model::write_file(dir_ + "/t/cases/c.xml", c);
+  r = run("run --mta " + data_ + "/fake.xml," + dir_ + "/t/other.xml --mta-bin " + FAKE_MTA_BIN + " --run-dir " + dir_ +
+          " --matrix " + dir_ + "/m.md " + dir_ + "/t/cases");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("PASS: runner.maincf on fake-plain ("), std::string::npos) << r.out;
+}
+
 TEST_F(RunnerEndToEndTest, BadFilesAreRefusedBeforeAnythingStarts) {
   Output r = run("run " + common() + " " + data_ + "/bad " + data_ + "/cases/pass.xml");
   EXPECT_EQ(r.status, 2) << r.out;

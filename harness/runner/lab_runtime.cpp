@@ -93,6 +93,8 @@ void Lab::render_host(HostRt& h) {
   fs::create_directories(r + "/tmp");
   fs::create_directories(r + adapter_.confdir);
   for (const auto& m : adapter_.mounts) fs::create_directories(r + m);
+  for (const auto& m : adapter_.mount_specs)
+    if (m.type == model::AdapterMount::Type::dir && m.mode) ::chmod((r + m.path).c_str(), m.mode);
   ::chmod((r + "/tmp").c_str(), 01777);
   ::chmod((r + "/var/mail").c_str(), 01777);
 
@@ -110,6 +112,24 @@ void Lab::render_host(HostRt& h) {
       "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
   std::string group =
       "root:x:0:\ndaemon:x:1:\nmail:x:8:\npostfix:x:101:\npostdrop:x:102:\nnogroup:x:65534:\n";
+  // The MTA's own users and groups, with the machine's ids (they own its
+  // set-gid helpers and spool files): copied, never invented.
+  auto have = [](const std::string& file, const std::string& name) {
+    return file.compare(0, name.size() + 1, name + ":") == 0 || file.find("\n" + name + ":") != std::string::npos;
+  };
+  for (const auto& name : adapter_.system_users) {
+    auto pw = lab::system_user(name);
+    if (!pw) throw std::runtime_error("adapter " + adapter_.name + " needs user " + name +
+                                      ", which this machine lacks (ci/setup-mtas.sh creates it)");
+    if (!have(passwd, name)) passwd += pw->passwd_line + "\n";
+    if (!pw->group_line.empty() && !have(group, pw->group_name)) group += pw->group_line + "\n";
+  }
+  for (const auto& name : adapter_.system_groups) {
+    auto gr = lab::system_group(name);
+    if (gr.empty()) throw std::runtime_error("adapter " + adapter_.name + " needs group " + name +
+                                             ", which this machine lacks (ci/setup-mtas.sh creates it)");
+    if (!have(group, name)) group += gr + "\n";
+  }
   for (const auto& u : d.users) {
     passwd += u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.uid) + ":" + u.gecos + ":/home/" +
               u.name + ":/bin/sh\n";
@@ -188,7 +208,24 @@ void Lab::build() {
     for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/passwd", "/etc/group", "/etc/aliases"})
       mounts.push_back({K::bind, r + f, f, true});
     mounts.push_back({K::bind, r + adapter_.confdir, adapter_.confdir, false});
-    for (const auto& m : adapter_.mounts) mounts.push_back({K::bind, r + m, m, false});
+    // The adapter's mounts, in its order; sources and lower layers are
+    // paths of the machine ({clockdir}: the lab clock's directory).
+    auto mvars = h.vars;
+    mvars["clockdir"] = opt_.run_dir + "/clock";
+    mvars["hostroot"] = r;
+    for (const auto& m : adapter_.mount_specs) {
+      using T = model::AdapterMount::Type;
+      switch (m.type) {
+        case T::dir: mounts.push_back({K::bind, r + m.path, m.path, false}); break;
+        case T::tmpfs: mounts.push_back({K::tmpfs, "mode=0755", m.path, false}); break;
+        case T::bind: {
+          std::string src = model::substitute(m.source, mvars);
+          mounts.push_back({K::bind, src, m.path, fs::is_regular_file(src)});
+          break;
+        }
+        case T::overlay: mounts.push_back({K::overlay, model::substitute(m.lower, mvars), m.path, false}); break;
+      }
+    }
     for (const char* dir : kHostDirs) mounts.push_back({K::bind, r + dir, dir, false});
     mounts.push_back({K::bind, opt_.run_dir + "/clock", "/var/lib/mxlab/clock", false});
     mounts.push_back({K::tmpfs, "", "/dev/shm", false});
@@ -310,7 +347,12 @@ std::vector<QueueEntry> Lab::queue(HostRt& h) {
   if (r.status != 0)
     throw std::runtime_error("queue listing on " + h.def->name + " failed (status " + std::to_string(r.status) +
                              "): " + std::string(model::trim(r.err)));
-  return parse_postqueue_json(r.out);
+  try {
+    return parse_queue(adapter_.queue_parser, r.out);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("queue listing on " + h.def->name + " (parser " + adapter_.queue_parser +
+                             "): " + e.what());
+  }
 }
 
 std::vector<mail::Message> Lab::mailbox(HostRt& h, const std::string& user, const std::string& format,

@@ -37,6 +37,8 @@ void write_result(const CaseResult& r, const std::string& path) {
   n.append_attribute("area") = r.area.c_str();
   n.append_attribute("file") = r.file.c_str();
   n.append_attribute("mta") = r.mta.c_str();
+  n.append_attribute("profile") = r.profile.c_str();
+  n.append_attribute("tags") = r.tags.c_str();
   n.append_attribute("status") = status_name(r.status);
   n.append_attribute("seconds") = r.seconds;
   auto text = [&](const char* name, const std::string& v) { n.append_child(name).text() = v.c_str(); };
@@ -61,6 +63,8 @@ CaseResult read_result(const std::string& path) {
   r.area = n.attribute("area").value();
   r.file = n.attribute("file").value();
   r.mta = n.attribute("mta").value();
+  r.profile = n.attribute("profile").value();
+  r.tags = n.attribute("tags").value();
   r.seconds = n.attribute("seconds").as_double();
   std::string st = n.attribute("status").value();
   for (Status s : {Status::pass, Status::fail, Status::xfail, Status::xpass, Status::unsupported, Status::error})

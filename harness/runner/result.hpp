@@ -21,6 +21,8 @@ bool is_failure(Status s);          // FAIL, XPASS
 
 struct CaseResult {
   std::string id, area, file, mta, summary;
+  std::string profile;   // the case's profile (postfix, rfc)
+  std::string tags;      // the case's tags, space-separated (rfc5321#3.6.2 ...)
   Status status = Status::error;
   std::string message;   // one line: why it failed / was skipped
   std::string step;      // the failed step, as written, with its line

@@ -268,6 +268,23 @@ Verdict check_peer(Lab& lab, const Check& c) {
                   lab.services().peer_transcripts(lab.topology().peer(name)->name));
     if (!c.has("count") && !c.has("min") && c.children.empty()) return {};
   }
+  // transactions / min-transactions: MAIL commands the peer saw, accepted or
+  // not. Each is a delivery attempt, for retries an MTA makes on its own
+  // schedule; some MTAs (OpenSMTPD) retry over a connection they kept, so
+  // sessions do not count attempts.
+  if (c.has("transactions") || c.has("min-transactions")) {
+    std::string t = lab.services().peer_transcripts(lab.topology().peer(name)->name);
+    const std::string mark = "\nC: MAIL FROM:";
+    size_t n = 0;
+    for (size_t at = t.find(mark); at != std::string::npos; at = t.find(mark, at + 1)) ++n;
+    bool exact = c.has("transactions");
+    bool ok = exact ? n == std::stoul(c.attr("transactions")) : n >= std::stoul(c.attr("min-transactions"));
+    if (!ok)
+      return fail("peer " + name + ": " + std::to_string(n) + " transaction(s)",
+                  exact ? c.attr("transactions") : "at least " + c.attr("min-transactions"),
+                  t.empty() ? "(no connection)" : t);
+    if (!c.has("count") && !c.has("min") && c.children.empty()) return {};
+  }
   return select_items(c, peer_items(lab, name), "peer " + name);
 }
 
