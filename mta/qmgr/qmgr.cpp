@@ -42,6 +42,11 @@ struct Job {
 struct Dest {
   std::deque<Job> queue;
   int active = 0;
+  // Postfix's concurrency window: it starts at initial_destination_concurrency,
+  // grows by 1/window for every delivery the destination answers, shrinks by
+  // 1/window for every connection-level failure, and never exceeds the
+  // transport's _destination_concurrency_limit (qmgr(8) "slow start").
+  double window = 0;
   int64_t dead_until = 0;
   std::string dead_reason, dead_dsn;
 };
@@ -68,6 +73,7 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
   RetryPolicy policy;
   cleanup::Settings cleanup_settings;
   size_t active_limit = 20000;
+  int initial_concurrency = 5;
   int process_limit = 100;
   std::map<std::string, Limits> limits;  // per transport, cached
   std::map<std::string, std::shared_ptr<core::DeliveryAgent>> agents;
@@ -96,6 +102,7 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     policy.delay_warning = cfg->get_time("delay_warning_time");
     active_limit = static_cast<size_t>(cfg->get_int("qmgr_message_active_limit"));
     process_limit = static_cast<int>(cfg->get_int("default_process_limit"));
+    initial_concurrency = std::max(1, static_cast<int>(cfg->get_int("initial_destination_concurrency")));
     cleanup_settings = cleanup::Settings::from(*cfg);
     limits.clear();
   }
@@ -272,7 +279,9 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
         }
         if (stopping) break;
         Limits l = limits_for(front.transport);
-        if (d.active >= l.concurrency || transport_active[front.transport] >= process_limit) break;
+        if (d.window <= 0) d.window = std::min<double>(initial_concurrency, l.concurrency);
+        int allowed = std::min(l.concurrency, std::max(1, static_cast<int>(d.window)));
+        if (d.active >= allowed || transport_active[front.transport] >= process_limit) break;
         Job j = std::move(d.queue.front());
         d.queue.pop_front();
         start_job(std::move(j), d);
@@ -370,6 +379,11 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
       log_result(j.id, a, r, service, now);
       a.results[i] = r;
       all_dead = false;
+    }
+    if (counted && d.window > 0) {
+      double limit = limits_for(j.transport).concurrency;
+      if (all_dead) d.window = std::max(1.0, d.window - 1.0 / d.window);
+      else d.window = std::min(limit, d.window + 1.0 / d.window);
     }
     if (all_dead && counted) {
       d.dead_until = util::now_sec() + policy.minimal_backoff;
@@ -488,9 +502,10 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
       // destructors inside co_await expressions.
       auto defer_file = [this, id, bytes = std::move(bytes), when]() -> std::error_code {
         if (auto e = store.replace(queue::Q::active, id, bytes)) return e;
-        if (auto e = store.move(queue::Q::active, queue::Q::deferred, id, true)) return e;
-        store.set_mtime(queue::Q::deferred, id, when);
-        return {};
+        // The next attempt is the mtime; set before the rename (which keeps
+        // it), so a file in deferred/ always carries its schedule.
+        store.set_mtime(queue::Q::active, id, when);
+        return store.move(queue::Q::active, queue::Q::deferred, id, true);
       };
       auto ec = co_await util::run_blocking(std::move(defer_file));
       if (ec && ec != std::errc::no_such_file_or_directory)

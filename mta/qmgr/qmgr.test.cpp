@@ -233,3 +233,42 @@ TEST_F(QmgrTest, ErrorTransportBounces) {
   EXPECT_EQ(notices_[0].rcpts[0].second.dsn, "5.7.1");
   EXPECT_EQ(notices_[0].rcpts[0].second.reason, "no outside mail here");
 }
+
+// Slow start: a destination gets initial_destination_concurrency deliveries at
+// once, not its full limit, until deliveries succeed.
+class HoldingAgent : public core::DeliveryAgent {
+ public:
+  std::vector<core::DeliveryDone> pending;
+  size_t max_parallel = 0;
+  void deliver(core::DeliveryRequest req, core::DeliveryDone done) override {
+    std::vector<core::DeliveryResult> out;
+    for (size_t i : req.rcpts) {
+      core::DeliveryResult r;
+      r.rcpt = i;
+      r.dsn = "2.0.0";
+      r.reason = "250 ok";
+      out.push_back(r);
+    }
+    pending.push_back([done, out]([[maybe_unused]] std::vector<core::DeliveryResult> ignored) { done(out); });
+    max_parallel = std::max(max_parallel, pending.size());
+  }
+};
+
+TEST_F(QmgrTest, ConcurrencyStartsAtInitialDestinationConcurrency) {
+  cfg_->set("initial_destination_concurrency", "2");
+  auto holder = std::make_shared<HoldingAgent>();
+  make_qmgr();
+  qmgr_->add_agent("smtp", holder);
+  for (int i = 0; i < 6; ++i) inject({"x" + std::to_string(i) + "@one.test"});
+  qmgr_->start();
+  run_until([] { return false; }, 100);
+  EXPECT_EQ(holder->pending.size(), 2u) << "limit is 20, but the window starts at 2";
+  // Completing deliveries widens the window.
+  for (int round = 0; round < 10 && !holder->pending.empty(); ++round) {
+    auto batch = std::move(holder->pending);
+    holder->pending.clear();
+    for (auto& d : batch) d({});
+    run_until([] { return false; }, 50);
+  }
+  EXPECT_GE(holder->max_parallel, 2u);
+}
