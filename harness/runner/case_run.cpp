@@ -121,6 +121,7 @@ CaseResult run_case(const CaseOptions& o) {
     r.area = c.area;
     r.summary = c.summary;
     a = model::load_adapter(o.adapter_file);
+    for (const auto& [name, value] : o.mta_env) a.env[name] = value;
     r.mta = a.name;
     t = model::load_topology(c.topology_path);
     Services::validate(t);
