@@ -113,10 +113,26 @@ std::string seconds_text(double s) {
   return b;
 }
 
+// Free text in Markdown: "<LF>" or "<nobody@pref.test>" would be taken
+// for HTML tags and vanish from the rendered page.
+std::string md_text(std::string s) {
+  s = model::replace_all(std::move(s), "&", "&amp;");
+  s = model::replace_all(std::move(s), "<", "&lt;");
+  return model::replace_all(std::move(s), ">", "&gt;");
+}
+
 // Markdown table cells: a '|' would end the cell, a newline the row.
 std::string cell(std::string s) {
-  s = model::replace_all(std::move(s), "|", "\\|");
+  s = model::replace_all(md_text(std::move(s)), "|", "\\|");
   return model::replace_all(std::move(s), "\n", " ");
+}
+
+// A path as the report shows it: relative to the repository when inside it,
+// so that a committed report names no folder of one machine.
+std::string shown(const std::string& path, const std::string& repo) {
+  std::string p = fs::path(path).lexically_normal().string();
+  if (!repo.empty() && model::starts_with(p, repo + "/")) return p.substr(repo.size() + 1);
+  return p;
 }
 
 std::string ids(const std::vector<CaseOutcome>& v) {
@@ -184,10 +200,10 @@ std::string SelfcheckReport::markdown() const {
 
   md << "## How each fault was caught\n\n";
   for (const auto& f : faults) {
-    md << "### `" << f.fault.name << "`\n\n" << f.fault.what << ".\n\n";
-    if (!f.problem.empty()) md << "The run broke: " << f.problem << "\n\n";
+    md << "### `" << f.fault.name << "`\n\n" << md_text(f.fault.what) << ".\n\n";
+    if (!f.problem.empty()) md << "The run broke: " << md_text(f.problem) << "\n\n";
     else if (f.caught.empty()) md << "Not caught.\n\n";
-    for (const auto& c : f.caught) md << "- " << c.status << " `" << c.id << "`: " << c.message << "\n";
+    for (const auto& c : f.caught) md << "- " << c.status << " `" << c.id << "`: " << md_text(c.message) << "\n";
     if (!f.caught.empty()) md << "\n";
   }
   return md.str();
@@ -326,9 +342,9 @@ int selfcheck_command(const SelfcheckOptions& o) {
 
   SelfcheckReport rep;
   rep.mta = o.run.mta;
-  rep.binary = abs_bin;
+  rep.binary = shown(abs_bin, o.run.repo);
   rep.jobs = std::max(1, o.run.jobs);
-  for (const auto& p : paths) rep.paths += (rep.paths.empty() ? "" : " ") + p;
+  for (const auto& p : paths) rep.paths += (rep.paths.empty() ? "" : " ") + shown(fs::absolute(p).string(), o.run.repo);
   {
     std::time_t now = std::time(nullptr);
     char b[64];
