@@ -20,7 +20,7 @@ TEST_F(FaultTest, CatalogueNamesAreUniqueAndParse) {
     EXPECT_TRUE(names.insert(std::string(f.name)).second) << "duplicate " << f.name;
     EXPECT_EQ(parse(f.name), f.id);
   }
-  EXPECT_EQ(names.size(), 20u);
+  EXPECT_EQ(names.size(), 23u);
   EXPECT_EQ(parse("no_such_fault"), Id::none);
   EXPECT_EQ(parse(""), Id::none);
   EXPECT_EQ(parse("OPEN_RELAY"), Id::none);  // names are exact
