@@ -150,6 +150,49 @@ closed
   EXPECT_EQ(got_data, "Subject: t\r\n\r\n..dot\r\n");
 }
 
+// A refused DATA leaves the client in command mode, and a command ending in
+// a bare LF is still a command: the transaction after both is recorded.
+TEST_F(DialogTest, TracksMailAfterRefusedDataAndBareLfCommands) {
+  serve([&](int c) {
+    say(c, "220 mx ESMTP\r\n");
+    recv_line(c);  // MAIL
+    say(c, "250 2.1.0 Ok\r\n");
+    recv_line(c);  // DATA
+    say(c, "554 5.5.1 Error: no valid recipients\r\n");
+    recv_line(c);  // RCPT
+    say(c, "250 2.1.5 Ok\r\n");
+    recv_line(c);  // DATA
+    say(c, "354 go\r\n");
+    for (;;) {
+      std::string l = recv_line(c);
+      if (l.empty() || l == ".\r\n") break;
+    }
+    say(c, "250 2.0.0 Ok: queued as ABC\r\n");
+  });
+  Script s = parse_script(R"(
+<~ 220
+=> MAIL FROM:<a@x.test>\n
+<~ 250
+-> DATA
+<~ 554
+-> RCPT TO:<b@y.test>
+<~ 250
+-> DATA
+<~ 354
+=> Subject: t\r\n\r\nline\n.\nstill text\r\n.\r\n
+<~ 250
+)", "f", 1);
+  int fd = connect_client();
+  Result r = run_script(fd, s, 3000);
+  ::close(fd);
+  EXPECT_TRUE(r.ok) << r.why << "\n" << r.transcript_text();
+  ASSERT_EQ(r.accepted.size(), 1u);
+  EXPECT_EQ(r.accepted[0].sender, "a@x.test");
+  EXPECT_EQ(r.accepted[0].rcpts, std::vector<std::string>{"b@y.test"});
+  // only CRLF ends a line of text: the bare-LF "." did not end the message
+  EXPECT_EQ(r.accepted[0].data, "Subject: t\r\n\r\nline\n.\nstill text\r\n");
+}
+
 TEST_F(DialogTest, ReportsMismatchTimeoutAndMalformedReplies) {
   serve([&](int c) {
     say(c, "220 mx ESMTP\r\n");

@@ -102,12 +102,20 @@ bool send_all(int fd, const std::string& data, int timeout_ms, std::string& erro
 // (in order, as RFC 2920 requires) and accepted messages recorded.
 class Tracker {
  public:
+  // Commands end at LF (a CR before it dropped): servers take a bare LF as
+  // the end of a command unless they refuse it outright, and a case that
+  // sends "MAIL FROM:<a>\n" must still have its transaction followed.
+  // Message text ends lines only at CRLF, the one end of data every MTA in
+  // the lab recognises (smtpd_forbid_bare_newline = normalize).
   void sent(const std::string& bytes) {
     partial_ += bytes;
-    size_t pos;
-    while ((pos = partial_.find("\r\n")) != std::string::npos) {
-      line(partial_.substr(0, pos));
-      partial_.erase(0, pos + 2);
+    for (;;) {
+      size_t pos = in_data_ ? partial_.find("\r\n") : partial_.find('\n');
+      if (pos == std::string::npos) break;
+      size_t len = pos;
+      if (!in_data_ && len > 0 && partial_[len - 1] == '\r') --len;
+      line(partial_.substr(0, len));
+      partial_.erase(0, pos + (in_data_ ? 2 : 1));
     }
   }
   void reply(const Reply& r, std::vector<Accepted>& accepted) {
@@ -128,7 +136,13 @@ class Tracker {
         if (ok && have_mail_) cur_.rcpts.push_back(p.arg);
         break;
       case 'D':
-        if (code != 354) data_failed_ = true;
+        if (code != 354) {
+          data_failed_ = true;
+          // A client waits for the reply to DATA (RFC 2920 3.1: DATA ends a
+          // batch), so nothing was sent as text yet: what follows a refused
+          // DATA is commands again.
+          if (in_data_ && data_.empty() && partial_.empty()) in_data_ = false;
+        }
         break;
       case '.':
         if (ok && have_mail_ && !p.data_failed) {

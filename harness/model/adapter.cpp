@@ -153,6 +153,12 @@ Adapter load_adapter(const std::string& path) {
     } else if (el == "log") {
       x.check_attrs(n, {"path"});
       a.log_path = x.req(n, "path");
+    } else if (el == "tool") {
+      x.check_attrs(n, {"name"});
+      std::string name = x.req(n, "name");
+      if (name.empty() || name.find_first_of(" \t") != std::string::npos) x.fail(n, "<tool>: name must be one word");
+      if (a.tools.count(name)) x.fail(n, "<tool>: \"" + name + "\" is defined twice");
+      a.tools[name] = cmd(n);
     } else if (el == "env") {
       x.check_attrs(n, {"name", "value"});
       a.env[x.req(n, "name")] = x.opt(n, "value");

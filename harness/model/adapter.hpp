@@ -14,6 +14,9 @@
 //     {bin} {confdir} {hostname} {role} {repo} {adapterdir} {clockfile}
 //     {args} (as a word of its own: the step's argument list)
 //   Paths in <mailbox>, <log> and <mount> are inside the host.
+//   <tool name="postconf">{bin} postconf -c {confdir}</tool> names a command
+//   a case's <run> step may call ("postconf -n"): the step's words after the
+//   tool name replace {args}, or are appended when the template has none.
 // DIAGNOSTICS
 //   load_adapter throws ParseError("FILE:LINE: reason").
 #pragma once
@@ -56,6 +59,7 @@ struct Adapter {
   std::string mailbox_path = "/var/mail/{user}";
   std::string log_path = "/var/log/maillog";
   std::map<std::string, std::string> env;  // extra environment for MTA processes
+  std::map<std::string, std::string> tools;  // <run> steps: tool name -> command template
 
   bool has_capability(const std::string& c) const;
 };

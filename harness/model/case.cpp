@@ -1,5 +1,6 @@
 #include "model/case.hpp"
 
+#include "model/adapter.hpp"
 #include "model/text.hpp"
 #include "model/xml.hpp"
 
@@ -68,6 +69,8 @@ const std::map<std::string, CheckSpec>& check_specs() {
       // children
       {"header", {{"name", "equals", "contains", "matches", "absent"}, {"name"}, {}}},
       {"body", {value, {}, {}}},
+      {"stdout", {value, {}, {}}},
+      {"stderr", {value, {}, {}}},
       {"from-line", {{"sender", "matches"}, {}, {}}},
       {"return-path", {{"equals"}, {"equals"}, {}}},
       {"mail-from", {{"equals"}, {"equals"}, {}}},
@@ -120,7 +123,7 @@ Check parse_check(const XmlFile& x, const pugi::xml_node& n, bool top) {
     if (k == "message" && v != "any" && v != "first" && v != "last" && v.find_first_not_of("0123456789") != std::string::npos)
       x.fail(n, "<" + kind + ">: message must be any, first, last or a number");
   }
-  if (kind == "header" || kind == "body") {
+  if (kind == "header" || kind == "body" || kind == "stdout" || kind == "stderr") {
     int values = 0;
     for (const auto& [k, v] : c.attrs) values += is_value_attr(k);
     bool absent = c.attr("absent") == "true";
@@ -149,6 +152,7 @@ const std::map<std::string, StepKind>& step_kinds() {
       {"advance", StepKind::advance},       {"advance-to", StepKind::advance_to},
       {"restart", StepKind::restart},       {"flush", StepKind::flush},
       {"newaliases", StepKind::newaliases}, {"edit-file", StepKind::edit_file},
+      {"run", StepKind::run},
       {"wait-until", StepKind::wait_until}, {"verify", StepKind::verify},
   };
   return m;
@@ -266,6 +270,31 @@ Case load_case(const std::string& path, const std::string& repo_root_in) {
         if (auto m = x.opt(n, "mode", "replace"); m != "replace" && m != "append")
           x.fail(n, "<edit-file>: mode must be replace or append");
         s.text = dedent(XmlFile::text(n));
+        break;
+      }
+      case StepKind::run: {
+        // <run host= command="postconf -n" status="0" timeout="30s">, then
+        // <stdout>/<stderr> children: equals, contains or matches (absent="true"
+        // turns contains/matches into "must not").
+        x.check_attrs(n, {"host", "command", "status", "timeout"});
+        need_host();
+        std::string cmdline = x.req(n, "command");
+        // (req refuses an empty value, so there is at least one word)
+        try {
+          split_command(cmdline);
+        } catch (const std::exception& e) {
+          x.fail(n, std::string("<run>: ") + e.what());
+        }
+        x.integer(n, "status", 0, 0, 255);
+        s.seconds = x.duration(n, "timeout", 30);
+        for (auto ch : n.children()) {
+          if (ch.type() == pugi::node_pcdata && !trim(ch.value()).empty()) x.fail(n, "<run>: unexpected text");
+          if (ch.type() != pugi::node_element) continue;
+          std::string k = ch.name();
+          if (k != "stdout" && k != "stderr")
+            x.fail(ch, "<run>: unexpected child <" + k + "> (expected stdout, stderr)");
+          s.checks.push_back(parse_check(x, ch, false));
+        }
         break;
       }
       case StepKind::wait_until:

@@ -7,7 +7,7 @@
 //       <summary>...</summary>
 //       <topology ref="fixtures/topologies/seed-intranet.xml"/>
 //       steps, in order: dialog sendmail advance advance-to restart flush
-//       newaliases edit-file wait-until verify
+//       newaliases edit-file run wait-until verify
 //     </case>
 //   Assertions (children of <verify> and <wait-until>) are kept as a small
 //   tree of Check nodes whose names and attributes are validated here; the
@@ -37,7 +37,9 @@ struct Check {
   std::string describe() const;  // <mailbox host="..." user="..."> (line N)
 };
 
-enum class StepKind { dialog, sendmail, advance, advance_to, restart, flush, newaliases, edit_file, wait_until, verify };
+enum class StepKind {
+  dialog, sendmail, advance, advance_to, restart, flush, newaliases, edit_file, run, wait_until, verify
+};
 
 struct Step {
   StepKind kind = StepKind::verify;
@@ -48,7 +50,7 @@ struct Step {
   dialog::Script script;                      // dialog
   int64_t seconds = 0;                        // advance by / wait-until timeout / dialog timeout
   int64_t date = 0;                           // advance-to
-  std::vector<Check> checks;                  // verify / wait-until
+  std::vector<Check> checks;                  // verify / wait-until; run: its <stdout>/<stderr>
   std::string attr(const std::string& k, const std::string& dflt = {}) const;
   std::string describe() const;               // "step 3: <dialog host=...> (line 12)"
 };

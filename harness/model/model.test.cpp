@@ -215,6 +215,59 @@ TEST_F(ModelTest, CaseParsesStepsAndChecks) {
   EXPECT_EQ(c.steps[5].checks[1].children.size(), 2u);
 }
 
+// <tool> in an adapter and <run> in a case: the good shape and the errors.
+TEST_F(ModelTest, ToolsAndRunSteps) {
+  auto p = put("harness/adapters/t.xml", R"(<adapter name="t" binary="mxmta">
+  <start>{bin} start-fg</start>
+  <tool name="postconf">{bin} postconf -c {confdir}</tool>
+  <tool name="postfix">{bin} -c {confdir} {args}</tool>
+</adapter>
+)");
+  Adapter a = load_adapter(p);
+  ASSERT_EQ(a.tools.size(), 2u);
+  EXPECT_EQ(a.tools.at("postconf"), "{bin} postconf -c {confdir}");
+  p = put("x.xml",
+          "<adapter name=\"x\">\n  <start>s</start>\n  <tool name=\"a\">x</tool>\n"
+          "  <tool name=\"a\">y</tool>\n</adapter>\n");
+  EXPECT_NE(error_of([&] { load_adapter(p); }).find(":4: <tool>: \"a\" is defined twice"), std::string::npos);
+  p = put("x.xml", "<adapter name=\"x\">\n  <start>s</start>\n  <tool name=\"a b\">x</tool>\n</adapter>\n");
+  EXPECT_NE(error_of([&] { load_adapter(p); }).find(":3: <tool>: name must be one word"), std::string::npos);
+
+  good_topology();
+  p = put("suites/a/run.xml", R"(<case id="a.run" area="a">
+  <summary>run</summary>
+  <topology ref="fixtures/topologies/t.xml"/>
+  <run host="mail.example.com" command="postconf -e 'relayhost = [x]'" status="0" timeout="5s">
+    <stdout equals=""/>
+    <stderr matches="^postconf: warning" absent="true"/>
+  </run>
+</case>
+)");
+  Case c = load_case(p);
+  ASSERT_EQ(c.steps.size(), 1u);
+  EXPECT_EQ(c.steps[0].kind, StepKind::run);
+  EXPECT_EQ(c.steps[0].attr("command"), "postconf -e 'relayhost = [x]'");
+  EXPECT_EQ(c.steps[0].seconds, 5);
+  ASSERT_EQ(c.steps[0].checks.size(), 2u);
+  EXPECT_EQ(c.steps[0].checks[1].kind, "stderr");
+  auto bad = [&](const std::string& body) {
+    auto f = put("suites/a/bad.xml",
+                 "<case id=\"a.bad\" area=\"a\">\n  <summary>s</summary>\n"
+                 "  <topology ref=\"fixtures/topologies/t.xml\"/>\n" + body + "\n</case>\n");
+    return error_of([&] { load_case(f); });
+  };
+  EXPECT_NE(bad("  <run host=\"mail.example.com\"/>").find(":4: <run>: missing attribute \"command\""),
+            std::string::npos);
+  EXPECT_NE(bad("  <run host=\"mail.example.com\" command=\"  \"/>").find(":4: <run>: attribute \"command\" is empty"),
+            std::string::npos);
+  EXPECT_NE(bad("  <run host=\"mail.example.com\" command=\"x 'y\"/>").find(":4: <run>: unterminated quote"),
+            std::string::npos);
+  EXPECT_NE(bad("  <run host=\"mail.example.com\" command=\"x\"><log host=\"h\" pattern=\"p\"/></run>")
+                .find(":4: <run>: unexpected child <log>"), std::string::npos);
+  EXPECT_NE(bad("  <run host=\"mail.example.com\" command=\"x\"><stdout/></run>")
+                .find(":4: <stdout>: give exactly one of equals, contains, matches"), std::string::npos);
+}
+
 TEST_F(ModelTest, CaseErrorsCarryFileAndLine) {
   good_topology();
   const std::string head = "<case id=\"a.x\" area=\"a\">\n  <summary>s</summary>\n  <topology ref=\"fixtures/topologies/t.xml\"/>\n";

@@ -141,6 +141,13 @@ CaseResult run_case(const CaseOptions& o) {
     if (!a.has_capability(cap)) return unsupported("requires " + cap + ", which adapter " + a.name + " lacks");
   if (a.requires_root && !lab::started_as_root()) return unsupported("adapter " + a.name + " needs root");
   if (moves_clock(c) && o.faketime_lib.empty()) return unsupported("moves the clock, but libfaketime was not found");
+  // A <run> step names a tool of the adapter: an MTA without it (no
+  // postconf in Exim) cannot be asked, which is not a failure of the MTA.
+  for (const auto& s : c.steps)
+    if (s.kind == model::StepKind::run) {
+      std::string tool = model::split_command(s.attr("command")).front();
+      if (!a.tools.count(tool)) return unsupported("runs " + tool + ", a tool adapter " + a.name + " does not name");
+    }
   if ((t.dns.present || !t.peers.empty()) && !Services::available())
     return unsupported("needs the fake DNS or scripted peers, which this mxlab was built without");
   std::string bin = find_mta_binary(a.binary, o.mta_bin, o.self_dir);

@@ -99,6 +99,19 @@ TEST_F(RunnerEndToEndTest, BadFilesAreRefusedBeforeAnythingStarts) {
   EXPECT_NE(nobin.out.find("MTA binary"), std::string::npos) << nobin.out;
 }
 
+// <run>: a tool of the adapter runs in the host; status, stdout and stderr
+// are checked, a wrong expectation fails, a tool the adapter lacks makes
+// the case unsupported.
+TEST_F(RunnerEndToEndTest, RunStepChecksStatusAndOutput) {
+  Output r = run("run " + common() + " -j 2 " + data_ + "/run");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("PASS: runner.run ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL: runner.run-fail ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stdout is not containing \"goodbye\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UNSUPPORTED: runner.run-no-tool ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("runs postconf, a tool adapter fake does not name"), std::string::npos) << r.out;
+}
+
 // Processes running the given executable.
 int processes_of(const std::string& exe) {
   int n = 0;

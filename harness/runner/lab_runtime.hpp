@@ -113,5 +113,8 @@ class Lab {
 // Steps and assertions (steps.cpp, verify.cpp).
 void run_step(Lab& lab, const model::Step& s);
 Verdict evaluate(Lab& lab, const model::Check& c);
+// Does `text` satisfy the equals/contains/matches of `c` (a <stdout>,
+// <stderr>, <body>)? `want` describes the expectation for a report.
+bool output_matches(const model::Check& c, const std::string& text, std::string& want);
 
 }  // namespace mxlab::runner

@@ -529,4 +529,8 @@ Verdict evaluate(Lab& lab, const Check& c) {
   return fail("unknown assertion " + c.kind, "", "");
 }
 
+bool output_matches(const model::Check& c, const std::string& text, std::string& want) {
+  return value_ok(c, text, want);
+}
+
 }  // namespace mxlab::runner

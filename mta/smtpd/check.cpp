@@ -16,6 +16,18 @@ constexpr std::string_view kClient = "Client host";
 constexpr std::string_view kHelo = "Helo command";
 constexpr std::string_view kSender = "Sender address";
 constexpr std::string_view kRecipient = "Recipient address";
+
+// Postfix's replies name an address in its internal form, the local part
+// unquoted ("<no body@example.com>: ... User unknown", "<victim@outside.test
+// @mx.example>: Relay access denied" for "victim@outside.test"@mx.example);
+// its log lines quote it again (info_log_address_format = external). mxmta
+// keeps the external form, so replies convert it.
+std::string reply_form(std::string_view addr) {
+  core::AddressParts a = core::split_address(addr);
+  std::string out = core::unquote_local(a.local);
+  if (a.has_at) out += "@" + a.domain;
+  return out;
+}
 constexpr std::string_view kData = "Data command";
 constexpr std::string_view kEod = "End-of-data";
 
@@ -110,7 +122,7 @@ Status check_rcpt_maps(Eval& e, const std::string& rcpt, bool warn_only) {
   if (r.transport == "error") {
     std::string dsn, text;
     dsn_split("5.1.1", r.nexthop, dsn, text);
-    return reject(e, 550, dsn, fmt::format("<{}>: {} rejected: {}", rcpt, kRecipient, text), warn_only);
+    return reject(e, 550, dsn, fmt::format("<{}>: {} rejected: {}", reply_form(rcpt), kRecipient, text), warn_only);
   }
   if (r.cls != core::AddrClass::local || !p.local_recipients) return Status::dunno;
   core::AddressParts parts = core::split_address(r.address);
@@ -126,7 +138,7 @@ Status check_rcpt_maps(Eval& e, const std::string& rcpt, bool warn_only) {
   }
   if (known || core::fault::active(core::fault::Id::unknown_user_accepted)) return Status::dunno;
   return reject(e, p.local_rcpt_code, "5.1.1",
-                fmt::format("<{}>: {} rejected: User unknown{}", rcpt, kRecipient,
+                fmt::format("<{}>: {} rejected: User unknown{}", reply_form(rcpt), kRecipient,
                             p.show_unknown_table ? " in local recipient table" : ""),
                 warn_only);
 }
@@ -138,7 +150,7 @@ Status non_fqdn_address(Eval& e, const std::string& addr, std::string_view cls, 
   dom = drop_final_dot(dom);
   if (dom.empty() || !valid_hostname(dom) || dom.find('.') == std::string_view::npos)
     return reject(e, e.p.non_fqdn_code, "4.5.2",
-                  fmt::format("<{}>: {} rejected: need fully-qualified address", addr, cls), warn_only);
+                  fmt::format("<{}>: {} rejected: need fully-qualified address", reply_form(addr), cls), warn_only);
   return Status::dunno;
 }
 
@@ -200,11 +212,12 @@ Status generic_checks(Eval& e, const std::vector<std::string>& list, const std::
           !core::fault::active(core::fault::Id::open_relay)) {
         bool defer = is(name, "defer_unauth_destination");
         if (core::fault::active(core::fault::Id::wrong_relay_reply))
-          st = reject(e, 550, "5.1.1", fmt::format("<{}>: {} rejected: User unknown", *s.recipient, kRecipient),
+          st = reject(e, 550, "5.1.1",
+                      fmt::format("<{}>: {} rejected: User unknown", reply_form(*s.recipient), kRecipient),
                       warn_only);
         else
           st = reject(e, defer ? p.relay_code - 100 : p.relay_code, defer ? "4.7.1" : "5.7.1",
-                      fmt::format("<{}>: Relay access denied", *s.recipient), warn_only);
+                      fmt::format("<{}>: Relay access denied", reply_form(*s.recipient)), warn_only);
       }
     } else if (is(name, "permit_auth_destination")) {
       if (s.recipient && permit_auth_destination(p, *s.recipient)) st = Status::ok;
@@ -344,7 +357,7 @@ Verdict check_sender(const Policy& p, const CheckState& s) {
   Verdict v;
   Eval e{p, s, v};
   if (!s.sender || p.sender.empty()) return finish(e, Status::dunno);
-  return finish(e, generic_checks(e, p.sender, *s.sender, kSender));
+  return finish(e, generic_checks(e, p.sender, reply_form(*s.sender), kSender));
 }
 
 Verdict check_recipient(const Policy& p, const CheckState& s0, const std::string& rcpt) {
@@ -372,7 +385,7 @@ Verdict check_recipient(const Policy& p, const CheckState& s0, const std::string
   Status st = Status::dunno;
   for (const auto* list : {&p.relay, &p.recipient}) {
     if (list->empty()) continue;
-    st = generic_checks(e, *list, rcpt, kRecipient);
+    st = generic_checks(e, *list, reply_form(rcpt), kRecipient);
     if (st == Status::reject) break;
   }
   if (st != Status::reject && p.reject_unlisted_recipient && !e.rcptmap_checked) {

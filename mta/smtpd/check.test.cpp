@@ -119,6 +119,13 @@ INSTANTIATE_TEST_SUITE_P(
                  "relay_domains = partner.example\nallow_untrusted_routing = yes\n"
                  "smtpd_relay_restrictions = reject_unauth_destination\n",
                  false, "victim%outside.test@partner.example", ""},
+        // Found by suites/relay/0004-quoted-at.xml and roles.inbound-refuses-relay-and-unknown:
+        // Postfix's reply names the address unquoted (its internal form).
+        RcptCase{"QuotedAtRelayNamedUnquoted", "", false, "\"victim@outside.test\"@elsewhere.example",
+                 "454 4.7.1 <victim@outside.test@elsewhere.example>: Relay access denied"},
+        RcptCase{"QuotedUnknownUserNamedUnquoted", "", false, "\"no body\"@example.test",
+                 "550 5.1.1 <no body@example.test>: Recipient address rejected: User unknown in local recipient table"},
+        RcptCase{"QuotedKnownUserAccepted", "", false, "\"alice\"@example.test", ""},
         RcptCase{"NonFqdnRecipient", "smtpd_recipient_restrictions = reject_non_fqdn_recipient\n", true,
                  "bob@localhost", "504 5.5.2 <bob@localhost>: Recipient address rejected: need fully-qualified address"},
         RcptCase{"FqdnSenderPasses", "smtpd_sender_restrictions = reject_non_fqdn_sender\n", true,

@@ -728,6 +728,8 @@ TEST_F(SessionTest, ForbidUnauthPipelining) {
   c.send("MAIL FROM:<x@example.net>\r\nRCPT TO:<alice@example.test>\r\n");
   EXPECT_EQ(c.reply(), "554 5.5.0 Error: SMTP protocol synchronization");
   EXPECT_TRUE(c.closed());
+  // The refused MAIL counts as a failed command, as in Postfix.
+  EXPECT_TRUE(log_has("disconnect from localhost[127.0.0.1] helo=1 mail=0/1 commands=1/2"));
 }
 
 TEST_F(SessionTest, TalkingBeforeTheGreeting) {
