@@ -6,6 +6,7 @@
 //             [--filter GLOB] [--keep] [--run-dir DIR] [-v] PATH...
 //   mxlab list PATH...
 //   mxlab demo [--mta-bin PATH] [-j N] [--keep] [-v]
+//   mxlab selfcheck [--faults-bin PATH] [-j N] [--fault NAME]... [--report FILE] [PATH...]
 //   mxlab dns ZONEFILE --listen ADDR:PORT [--log FILE]
 //   mxlab sink --listen ADDR:PORT [--rules FILE] [--rule LINE]... [--dump DIR]
 // DESCRIPTION
@@ -16,13 +17,18 @@
 //   matrix (reports/out/matrix.md and .html). list: print id, area, file
 //   and summary of each case. demo: the seed's starter suite (suites/seed)
 //   on fixtures/topologies/seed-intranet.xml against the reference MTA,
-//   JUnit in reports/out/demo-junit.xml. The repository is found from this
+//   JUnit in reports/out/demo-junit.xml. selfcheck: run the suites against
+//   the reference MTA built with deliberate faults, once per fault, and
+//   report the faults no case catches (runner/selfcheck.hpp,
+//   docs/selfcheck.md). --mta-env NAME=VALUE (run): extra environment for
+//   every MTA process. The repository is found from this
 //   binary's location, else from the current directory. See docs/running.md.
 // DIAGNOSTICS
 //   Exit 0: all passed (or XFAIL/UNSUPPORTED); 1: failures; 2: could not
 //   run (bad files, no namespaces, missing MTA); 64: usage.
 #include "model/case.hpp"
 #include "runner/driver.hpp"
+#include "runner/selfcheck.hpp"
 
 #include <unistd.h>
 
@@ -51,10 +57,12 @@ namespace fs = std::filesystem;
 
 int usage() {
   std::fprintf(stderr,
-               "usage: mxlab run [--mta NAME|FILE[,NAME...]] [--mta-bin PATH] [--junit FILE] [-j N] [--filter GLOB]\n"
-               "                 [--matrix FILE.md] [--matrix-html FILE.html] [--keep] [--run-dir DIR] [-v] PATH...\n"
+               "usage: mxlab run [--mta NAME|FILE[,NAME...]] [--mta-bin PATH] [--mta-env NAME=VALUE]... [--junit FILE]\n"
+               "                 [-j N] [--filter GLOB] [--matrix FILE.md] [--matrix-html FILE.html] [--keep] [--run-dir DIR] [-v] PATH...\n"
                "       mxlab list PATH...\n"
                "       mxlab demo [--mta-bin PATH] [-j N] [--keep] [-v]\n"
+               "       mxlab selfcheck [--faults-bin PATH] [--mta NAME|FILE] [-j N] [--fault NAME]...\n"
+               "                 [--report FILE] [--run-dir DIR] [--keep] [PATH...]\n"
                "       mxlab dns ZONEFILE --listen ADDR:PORT [--log FILE]\n"
                "       mxlab sink --listen ADDR:PORT [--rules FILE] [--rule LINE]... [--dump DIR]\n");
   return 64;
@@ -98,6 +106,13 @@ bool parse_run(int argc, char** argv, int first, mxlab::runner::RunOptions& o, b
       if (!val(o.filter)) return false;
     } else if (a == "--run-dir") {
       if (!val(o.run_base)) return false;
+    } else if (a == "--mta-env") {
+      if (!val(v)) return false;
+      if (v.find('=') == std::string::npos || v[0] == '=') {
+        std::fprintf(stderr, "mxlab: --mta-env needs NAME=VALUE, not %s\n", v.c_str());
+        return false;
+      }
+      o.mta_env.push_back(v);
     } else if (a == "-j" || a == "--jobs") {
       if (!val(v)) return false;
       o.jobs = std::atoi(v.c_str());
@@ -147,6 +162,47 @@ int main(int argc, char** argv) {
   if (cmd == "run") {
     if (!parse_run(argc, argv, 2, o, true) || o.paths.empty()) return usage();
     return mxlab::runner::run_command(o);
+  }
+  if (cmd == "selfcheck") {
+    mxlab::runner::SelfcheckOptions so;
+    so.run = o;
+    so.run.jobs = 2;
+    for (int i = 2; i < argc; ++i) {
+      std::string a = argv[i];
+      auto val = [&](std::string& out) {
+        if (i + 1 >= argc) return false;
+        out = argv[++i];
+        return true;
+      };
+      std::string v;
+      bool ok = true;
+      if (a == "--faults-bin") ok = val(so.faults_bin);
+      else if (a == "--report") ok = val(so.report);
+      else if (a == "--fault") {
+        ok = val(v);
+        if (ok) so.faults.push_back(v);
+      }
+      else if (a == "--mta") ok = val(so.run.mta);
+      else if (a == "--run-dir") ok = val(so.run.run_base);
+      else if (a == "--keep") so.run.keep = true;
+      else if (a == "-j" || a == "--jobs" || (a.size() > 2 && a.substr(0, 2) == "-j")) {
+        if (a.size() > 2 && a[1] == 'j') v = a.substr(2);
+        else ok = val(v);
+        so.run.jobs = std::atoi(v.c_str());
+        ok = ok && so.run.jobs >= 1 && so.run.jobs <= 64;
+      } else if (!a.empty() && a[0] == '-') {
+        std::fprintf(stderr, "mxlab: selfcheck: unknown option %s\n", a.c_str());
+        ok = false;
+      } else {
+        so.run.paths.push_back(a);
+      }
+      if (!ok) return usage();
+    }
+    if (so.run.repo.empty()) {
+      std::fprintf(stderr, "mxlab: selfcheck: cannot find the repository (run from inside it)\n");
+      return 2;
+    }
+    return mxlab::runner::selfcheck_command(so);
   }
   if (cmd == "demo") {
     o.jobs = 2;

@@ -123,6 +123,7 @@ CaseResult run_case(const CaseOptions& o) {
     r.profile = c.profile;
     r.tags = model::join(c.tags, " ");
     a = model::load_adapter(o.adapter_file);
+    for (const auto& [name, value] : o.mta_env) a.env[name] = value;
     r.mta = a.name;
     t = model::load_topology(c.topology_path);
     Services::validate(t);

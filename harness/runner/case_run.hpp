@@ -19,6 +19,7 @@
 #pragma once
 #include "runner/result.hpp"
 
+#include <map>
 #include <string>
 
 namespace mxlab::runner {
@@ -32,6 +33,7 @@ struct CaseOptions {
   std::string run_dir;       // created here; removed afterwards unless keep
   std::string result_file;
   std::string faketime_lib;  // libfaketime.so.1, "" if absent
+  std::map<std::string, std::string> mta_env;  // added to the adapter's <env> (mxlab run --mta-env)
   bool keep = false;
 };
 

@@ -244,6 +244,7 @@ int run_command(const RunOptions& o) {
     if (!o.mta_bin.empty() &&
         (!multi || fs::path(o.mta_bin).filename() == fs::path(a.binary).filename()))
       args.insert(args.end(), {"--mta-bin", o.mta_bin});
+    for (const auto& e : o.mta_env) args.insert(args.end(), {"--mta-env", e});
     if (!faketime.empty()) args.insert(args.end(), {"--faketime", faketime});
     if (o.keep) args.push_back("--keep");
     args.push_back(c.file);
@@ -400,6 +401,12 @@ int case_command(int argc, char** argv) {
     else if (a == "--repo") o.repo = val();
     else if (a == "--mta-bin") o.mta_bin = val();
     else if (a == "--faketime") o.faketime_lib = val();
+    else if (a == "--mta-env") {
+      std::string e = val();
+      auto eq = e.find('=');
+      if (eq == std::string::npos || eq == 0) throw std::runtime_error("--mta-env needs NAME=VALUE, not " + e);
+      o.mta_env[e.substr(0, eq)] = e.substr(eq + 1);
+    }
     else if (a == "--keep") o.keep = true;
     else o.case_file = a;
   }

@@ -38,6 +38,7 @@ struct RunOptions {
   bool keep = false;
   bool verbose = false;
   std::string run_base;  // parent of run directories ("" = $TMPDIR or /tmp)
+  std::vector<std::string> mta_env;  // NAME=VALUE for every MTA process (after the adapter's <env>)
   std::vector<std::string> paths;
   std::string repo;      // repository root
   std::string self_exe;  // this binary

@@ -243,4 +243,46 @@ TEST_F(RunnerEndToEndTest, SigtermStopsTheRunAndLeavesNothing) {
   EXPECT_EQ(left, 0) << "run directory left behind";
 }
 
+// The self-check against fake_mta: its open_relay fault is caught by the
+// relay case, its log_only fault by nothing (a hole: exit 1); the fault
+// reaches the MTA only through `mxlab run --mta-env`.
+TEST_F(RunnerEndToEndTest, SelfcheckFindsCatchersAndHoles) {
+  std::string report = dir_ + "/out/selfcheck.md";
+  Output r = run("selfcheck --mta " + data_ + "/fake.xml --faults-bin " + FAKE_MTA_BIN + " --run-dir " + dir_ +
+                 " -j 2 --report " + report + " " + data_ + "/selfcheck");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("baseline: 2 cases, 2 pass, 0 did not pass"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("caught by 1: selfcheck.relay-denied"), std::string::npos) << r.out;
+  EXPECT_TRUE(r.out.find("fault log_only (2 of 2): HOLE") != std::string::npos ||
+              r.out.find("fault log_only (1 of 2): HOLE") != std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("2 faults, 1 caught, 1 holes (log_only)"), std::string::npos) << r.out;
+  std::string md = mxlab::model::read_file(report);
+  EXPECT_NE(md.find("| `open_relay` | relaying is accepted | 1 | selfcheck.relay-denied |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `log_only` | logs a line that no case checks | **HOLE** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("- FAIL `selfcheck.relay-denied`: dialog line 11: reply differs"), std::string::npos) << md;
+  // Only the report is left in the run directory base.
+  for (const auto& e : fs::directory_iterator(dir_)) EXPECT_EQ(e.path().filename(), "out") << e.path();
+
+  Output one = run("selfcheck --mta " + data_ + "/fake.xml --faults-bin " + FAKE_MTA_BIN + " --run-dir " + dir_ +
+                   " --fault open_relay --report " + report + " " + data_ + "/selfcheck");
+  EXPECT_EQ(one.status, 0) << one.out;
+  EXPECT_NE(one.out.find("1 faults, 1 caught, 0 holes"), std::string::npos) << one.out;
+}
+
+TEST_F(RunnerEndToEndTest, SelfcheckRefusesABinaryWithoutFaults) {
+  Output missing = run("selfcheck --faults-bin " + dir_ + "/nonexistent --report " + dir_ + "/r.md " + data_ + "/selfcheck");
+  EXPECT_EQ(missing.status, 2) << missing.out;
+  EXPECT_NE(missing.out.find("cmake --preset faults"), std::string::npos) << missing.out;
+  Output plain = run("selfcheck --mta " + data_ + "/fake.xml --faults-bin /bin/true --run-dir " + dir_ + " --report " +
+                     dir_ + "/r.md " + data_ + "/selfcheck");
+  EXPECT_EQ(plain.status, 2) << plain.out;
+  EXPECT_NE(plain.out.find("was not built with MX_FAULTS"), std::string::npos) << plain.out;
+  Output unknown = run("selfcheck --mta " + data_ + "/fake.xml --faults-bin " + FAKE_MTA_BIN + " --run-dir " + dir_ +
+                       " --fault no_such_fault " + data_ + "/selfcheck");
+  EXPECT_EQ(unknown.status, 64) << unknown.out;
+  EXPECT_NE(unknown.out.find("unknown fault \"no_such_fault\""), std::string::npos) << unknown.out;
+  EXPECT_FALSE(fs::exists(dir_ + "/r.md"));
+}
+
 }  // namespace

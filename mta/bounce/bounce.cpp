@@ -1,6 +1,7 @@
 #include "bounce/bounce.hpp"
 
 #include "core/address.hpp"
+#include "core/fault.hpp"
 #include "core/headers.hpp"
 #include "util/clock.hpp"
 #include "util/strings.hpp"
@@ -245,7 +246,7 @@ core::Message build(const Request& rq, const core::Message& original, const std:
   }
 
   // Part 3: the original message, or only its headers.
-  bool available = !original.content.empty();
+  bool available = !original.content.empty() && !core::fault::active(core::fault::Id::bounce_without_original);
   bool headers_only = rq.headers_only;
   // Truncating would break the MIME structure: send the headers only.
   if (available && s.bounce_size_limit > 0 &&

@@ -1,6 +1,7 @@
 #include "cleanup/cleanup.hpp"
 
 #include "core/address.hpp"
+#include "core/fault.hpp"
 #include "core/headers.hpp"
 #include "queue/queue_file.hpp"
 #include "util/clock.hpp"
@@ -88,7 +89,7 @@ Status Builder::finish(const Settings& s) {
   int hops = 0;
   for (const auto& f : hb.fields)
     if (util::iequals(f.name, "Received")) ++hops;
-  if (hops > s.hopcount_limit) return {false, "554 5.4.0 Error: too many hops", "5.4.0", "too many hops"};
+  if (hops > s.hopcount_limit && !core::fault::active(core::fault::Id::no_hop_limit)) return {false, "554 5.4.0 Error: too many hops", "5.4.0", "too many hops"};
 
   int64_t now = util::now_sec();
   std::string prepend, append;

@@ -27,6 +27,9 @@ const std::vector<Info>& all() {
       {Id::ignore_null_mx, "ignore_null_mx", "a null MX is treated as no MX (implicit MX)"},
       {Id::nxdomain_defers, "nxdomain_defers", "a domain that does not exist is deferred instead of bounced"},
       {Id::no_hop_limit, "no_hop_limit", "hopcount_limit is not enforced"},
+      {Id::no_dot_stuffing, "no_dot_stuffing", "the SMTP client does not double a leading dot (RFC 5321 4.5.2)"},
+      {Id::bounce_without_original, "bounce_without_original", "non-delivery notices do not return the message"},
+      {Id::mailq_misses_deferred, "mailq_misses_deferred", "postqueue and mailq do not list deferred mail"},
   };
   return v;
 }

@@ -37,6 +37,10 @@ enum class Id {
   ignore_null_mx,          // smtp: null MX is treated as "no MX" (implicit MX)
   nxdomain_defers,         // smtp: NXDOMAIN defers instead of bouncing
   no_hop_limit,            // cleanup: hopcount_limit ignored
+  // Added with the self-check, for modules that had none:
+  no_dot_stuffing,          // smtp: leading dots of the message are not doubled
+  bounce_without_original,  // bounce: the notice does not return the message
+  mailq_misses_deferred,    // postqueue/mailq: deferred/ is not listed
 };
 
 struct Info {

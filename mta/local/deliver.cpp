@@ -2,6 +2,7 @@
 
 #include "core/address.hpp"
 #include "core/aliases.hpp"
+#include "core/fault.hpp"
 #include "core/headers.hpp"
 #include "core/main_cf.hpp"
 #include "local/command.hpp"
@@ -441,7 +442,9 @@ struct Deliverer::Impl {
     }
     a.notify = strip_success(a.notify);
     int count = 0;
-    int status = deliver_token_string(a, u, hit.value, count);
+    auto targets = core::parse_alias_value(hit.value);
+    if (targets.size() > 1 && core::fault::active(core::fault::Id::drop_alias_member)) targets.pop_back();
+    int status = deliver_tokens(a, u, targets, count);
     if (count < 1) {
       log::warn(kService, "no recipient in alias lookup result for {}", name);
       return defer(a, "4.3.0", "alias database unavailable");
@@ -452,15 +455,6 @@ struct Deliverer::Impl {
   static unsigned strip_success(unsigned n) {
     if (n == core::notify_success) return core::notify_never;
     return n & ~static_cast<unsigned>(core::notify_success);
-  }
-
-  int deliver_token_string(const Attr& a, const Usr& u, std::string_view value, int& count) {
-    int status = 0;
-    for (const auto& t : core::parse_alias_value(value)) {
-      ++count;
-      status |= deliver_token(a, u, t);
-    }
-    return status;
   }
 
   int deliver_tokens(const Attr& a, const Usr& u, const std::vector<core::AliasTarget>& targets, int& count) {

@@ -1,6 +1,7 @@
 #include "local/mail_copy.hpp"
 
 #include "core/address.hpp"
+#include "core/fault.hpp"
 #include "util/clock.hpp"
 
 #include <cerrno>
@@ -40,7 +41,8 @@ std::string mail_copy(std::string_view content, const CopyAttrs& attrs, unsigned
     size_t j = content.find('\n', i);
     size_t end = j == std::string_view::npos ? content.size() : j;
     std::string_view line = content.substr(i, end - i);
-    if ((flags & copy_quote) && line.substr(0, 5) == "From ") out += '>';
+    if ((flags & copy_quote) && line.substr(0, 5) == "From " && !core::fault::active(core::fault::Id::no_from_quoting))
+      out += '>';
     out += line;
     out += '\n';
     i = end + 1;

@@ -1,6 +1,7 @@
 #include "master/daemon.hpp"
 
 #include "core/config.hpp"
+#include "core/fault.hpp"
 #include "core/master_cf.hpp"
 #include "core/params.hpp"
 #include "core/trigger.hpp"
@@ -83,6 +84,27 @@ class TriggerFifo {
   char buf_[64];
 };
 
+// The self-check's deliberate fault (core/fault.hpp): the parameter selects
+// it for the whole daemon; MXMTA_FAULT in the environment does the same for
+// every mxmta process. Logged loudly, so that a log never hides that this
+// daemon misbehaves on purpose.
+void select_fault(const core::Config& c) {
+  std::string name = c.get("mxmta_self_check_fault");
+  if (!name.empty()) {
+#ifdef MX_FAULTS
+    if (core::fault::parse(name) == core::fault::Id::none)
+      log::warn(kSvc, "mxmta_self_check_fault: unknown fault \"{}\"; none selected", name);
+    core::fault::select(name);
+#else
+    log::warn(kSvc, "mxmta_self_check_fault = {}: ignored, this mxmta was built without MX_FAULTS", name);
+#endif
+  }
+#ifdef MX_FAULTS
+  for (const auto& f : core::fault::all())
+    if (core::fault::active(f.id)) log::warn(kSvc, "self-check fault {} is active: {}", f.name, f.what);
+#endif
+}
+
 void report_ready(int fd, const std::string& what) {
   if (fd < 0) return;
   std::string s = what + "\n";
@@ -114,6 +136,7 @@ int run_daemon(const std::string& config_dir, bool foreground, int ready_fd) {
   t.to_stderr = foreground && maillog.empty();
   log::configure(t);
   for (const auto& w : warnings) log::warn(kSvc, "{}", w);
+  select_fault(*cfg);
 
   queue::QueueStore store(cfg->get("queue_directory"));
   if (auto ec = store.ensure_dirs()) log::fatal(kSvc, "create queue directories under {}: {}", store.root(), ec.message());

@@ -1,5 +1,7 @@
 #include "smtp/mx_select.hpp"
 
+#include "core/fault.hpp"
+
 #include <fmt/core.h>
 #include <netinet/in.h>
 
@@ -147,6 +149,7 @@ Selection order_mx(std::string_view domain, std::vector<HostLookup> hosts, const
     }
   }
   shuffle_and_sort(list, o, rnd, true);
+  if (core::fault::active(core::fault::Id::ignore_mx_preference)) std::reverse(list.begin(), list.end());
   if (o.address_limit > 0 && o.balance) balance(list, o.address_limit);
   s.addrs = std::move(list);
   s.dsn.clear();

@@ -1,6 +1,7 @@
 #include "smtp/protocol.hpp"
 
 #include "core/address.hpp"
+#include "core/fault.hpp"
 #include "util/strings.hpp"
 
 #include <cctype>
@@ -185,7 +186,7 @@ std::string encode_data(std::string_view content, size_t limit) {
     // dot is doubled only at the start of a (logical) line and is not
     // counted; a line longer than the limit is broken with CRLF SPACE.
     size_t space_left = limit;
-    if (!line.empty() && line.front() == '.') out += '.';
+    if (!line.empty() && line.front() == '.' && !core::fault::active(core::fault::Id::no_dot_stuffing)) out += '.';
     std::string_view left = line;
     while (limit > 0 && left.size() > space_left) {
       out.append(left.substr(0, space_left));

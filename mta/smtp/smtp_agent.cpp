@@ -1,5 +1,6 @@
 #include "smtp/smtp_agent.hpp"
 
+#include "core/fault.hpp"
 #include "dns/resolver.hpp"
 #include "smtp/nexthop.hpp"
 #include "smtp/protocol.hpp"
@@ -430,7 +431,8 @@ awaitable<Selection> Delivery::resolve(const Destination& d, bool loop_detect) {
     co_return order_host(d.host, a, o, rnd);
   }
   dns::Answer mx = co_await lookup_mx(d.host);
-  if (mx.status == dns::Status::ok) {
+  const bool null_mx_ignored = mx.null_mx && core::fault::active(core::fault::Id::ignore_null_mx);
+  if (mx.status == dns::Status::ok && !null_mx_ignored) {
     if (mx.null_mx) {
       Selection sel;
       sel.dsn = "5.1.0";
@@ -452,10 +454,14 @@ awaitable<Selection> Delivery::resolve(const Destination& d, bool loop_detect) {
     }
     co_return order_mx(d.host, std::move(hosts), o, rnd);
   }
-  if (mx.status == dns::Status::nxdomain || mx.status == dns::Status::nodata) {
+  if (mx.status == dns::Status::nxdomain || mx.status == dns::Status::nodata || null_mx_ignored) {
     // No MX: the domain's own addresses (RFC 5321 5.1 implicit MX).
     dns::Answer a = co_await lookup_addr(d.host, family);
-    co_return order_host(d.host, a, o, rnd);
+    Selection sel = order_host(d.host, a, o, rnd);
+    if (mx.status == dns::Status::nxdomain && !sel.dsn.empty() && sel.dsn[0] == '5' &&
+        core::fault::active(core::fault::Id::nxdomain_defers))
+      sel.dsn[0] = '4';
+    co_return sel;
   }
   Selection sel;
   sel.dsn = mx.temporary() ? "4.4.3" : mx.why == dns::Why::formerr ? "5.4.3" : "5.4.4";
@@ -656,10 +662,13 @@ awaitable<void> Delivery::xfer(Session& s) {
         break;
       case Kind::rcpt:
         if (mail_rejected) break;  // every recipient has its result already
-        if (r.kind() == 2)
+        if (r.kind() == 2) {
           ++nrcpt;
-        else
-          rcpt_fail(*c.rcpt, server_why(s, r, said(r, ph_rcpt)), &s);
+        } else {
+          Why w = server_why(s, r, said(r, ph_rcpt));
+          if (w.dsn[0] == '5' && core::fault::active(core::fault::Id::retry_5xx)) w.dsn[0] = '4';
+          rcpt_fail(*c.rcpt, w, &s);
+        }
         break;
       case Kind::data:
         if (r.kind() != 3) {
@@ -794,6 +803,7 @@ awaitable<void> Delivery::run() {
     for (size_t k = 0; k < sel.addrs.size() && left() > 0; ++k) {
       bool last = k + 1 == sel.addrs.size();
       if (++addr_count == s.mx_address_limit) last = true;
+      if (core::fault::active(core::fault::Id::no_mx_failover)) last = true;
       const ServerAddr& a = sel.addrs[k];
       auto sess = co_await connect(a, d.port, loop_detect);
       if (!sess) {

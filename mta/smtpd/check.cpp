@@ -1,6 +1,7 @@
 #include "smtpd/check.hpp"
 
 #include "core/address.hpp"
+#include "core/fault.hpp"
 #include "core/maps.hpp"
 #include "util/strings.hpp"
 
@@ -135,7 +136,7 @@ Status check_rcpt_maps(Eval& e, const std::string& rcpt, bool warn_only) {
     auto d = key.find_first_of(p.recipient_delimiter);
     if (d != std::string::npos && d > 0) known = p.local_recipients->known(key.substr(0, d));
   }
-  if (known) return Status::dunno;
+  if (known || core::fault::active(core::fault::Id::unknown_user_accepted)) return Status::dunno;
   return reject(e, p.local_rcpt_code, "5.1.1",
                 fmt::format("<{}>: {} rejected: User unknown{}", reply_form(rcpt), kRecipient,
                             p.show_unknown_table ? " in local recipient table" : ""),
@@ -207,10 +208,16 @@ Status generic_checks(Eval& e, const std::vector<std::string>& list, const std::
     } else if (is(name, "permit_sasl_authenticated")) {
       // No SASL in mxmta: nobody is authenticated.
     } else if (is(name, "reject_unauth_destination") || is(name, "defer_unauth_destination")) {
-      if (s.recipient && !permit_auth_destination(p, *s.recipient)) {
+      if (s.recipient && !permit_auth_destination(p, *s.recipient) &&
+          !core::fault::active(core::fault::Id::open_relay)) {
         bool defer = is(name, "defer_unauth_destination");
-        st = reject(e, defer ? p.relay_code - 100 : p.relay_code, defer ? "4.7.1" : "5.7.1",
-                    fmt::format("<{}>: Relay access denied", reply_form(*s.recipient)), warn_only);
+        if (core::fault::active(core::fault::Id::wrong_relay_reply))
+          st = reject(e, 550, "5.1.1",
+                      fmt::format("<{}>: {} rejected: User unknown", reply_form(*s.recipient), kRecipient),
+                      warn_only);
+        else
+          st = reject(e, defer ? p.relay_code - 100 : p.relay_code, defer ? "4.7.1" : "5.7.1",
+                      fmt::format("<{}>: Relay access denied", reply_form(*s.recipient)), warn_only);
       }
     } else if (is(name, "permit_auth_destination")) {
       if (s.recipient && permit_auth_destination(p, *s.recipient)) st = Status::ok;

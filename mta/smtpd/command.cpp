@@ -2,6 +2,7 @@
 
 #include "core/address.hpp"
 #include "core/envelope.hpp"
+#include "core/fault.hpp"
 #include "util/strings.hpp"
 
 #include <cctype>
@@ -281,7 +282,7 @@ std::string ehlo_mask_names(unsigned mask) {
 std::vector<std::string> ehlo_lines(const std::string& myhostname, long long limit, bool vrfy_enabled,
                                     unsigned discard) {
   std::vector<std::string> v{myhostname};
-  if (!(discard & ehlo_pipelining)) v.emplace_back("PIPELINING");
+  if (!(discard & ehlo_pipelining) && !core::fault::active(core::fault::Id::wrong_ehlo)) v.emplace_back("PIPELINING");
   if (!(discard & ehlo_size)) v.push_back(limit > 0 ? "SIZE " + std::to_string(limit) : "SIZE");
   if (!(discard & ehlo_vrfy) && vrfy_enabled) v.emplace_back("VRFY");
   if (!(discard & ehlo_etrn)) v.emplace_back("ETRN");

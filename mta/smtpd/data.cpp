@@ -1,5 +1,6 @@
 #include "smtpd/data.hpp"
 
+#include "core/fault.hpp"
 #include "util/clock.hpp"
 #include "util/strings.hpp"
 
@@ -99,7 +100,8 @@ void DataReceiver::store(std::string_view text, bool complete) {
 bool DataReceiver::feed(const Line& l) {
   const bool bare = l.eol == Eol::bare_lf;
   const bool complete = l.eol != Eol::none;
-  if (bare && mode_ == BareLf::reject) bare_lf_seen_ = true;
+  if (bare && mode_ == BareLf::reject && !core::fault::active(core::fault::Id::accept_bare_lf_reject))
+    bare_lf_seen_ = true;
   std::string_view text = l.text;
 
   auto done = [&](bool result) {
@@ -133,7 +135,9 @@ bool DataReceiver::feed(const Line& l) {
       // Under normalize/reject only <CR><LF>.<CR><LF> ends DATA; a
       // non-standard end is neither the end nor stored. (Postfix also takes
       // ".<CR><CR><LF>" as the end; mxmta does not: see docs/smtpd.md.)
-      if (mode_ != BareLf::no && (bare || prev_bare_ || l.stray_cr)) return done(false);
+      if (mode_ != BareLf::no && (bare || prev_bare_ || l.stray_cr) &&
+          !core::fault::active(core::fault::Id::data_ends_at_lf_dot_lf))
+        return done(false);
       return done(true);
     }
     text.remove_prefix(1);  // dot-unstuffing (RFC 5321 4.5.2)

@@ -2,7 +2,7 @@
 //   fake_mta - a deliberately small SMTP server for the runner's own tests
 // SYNOPSIS
 //   fake_mta serve CONFDIR | sendmail CONFDIR [-f SENDER] RCPT... |
-//            queue | flush | wake | newaliases
+//            queue | flush | wake | newaliases | faults
 // DESCRIPTION
 //   Not an MTA: a test double at the adapter seam, so the runner's steps
 //   and assertions can be exercised end to end before the reference MTA
@@ -13,6 +13,9 @@
 //   domain "defer.test" in /var/spool/mxmta/queue.jsonl (postqueue -j
 //   lines), logs to /var/log/maillog, and takes its time from time(2), so
 //   libfaketime moves its clock.
+//   For the self-check's own test it has two deliberate faults, chosen with
+//   MXMTA_FAULT as mxmta's are and listed by `fake_mta faults`: open_relay
+//   (relaying is accepted) and log_only (a log line nobody checks: the hole).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -74,6 +78,11 @@ bool is_user(const std::string& u) {
   while (std::getline(f, line))
     if (line.compare(0, u.size() + 1, u + ":") == 0) return true;
   return false;
+}
+
+bool fault(const char* name) {
+  const char* f = std::getenv("MXMTA_FAULT");
+  return f && std::strcmp(f, name) == 0;
 }
 
 bool local_domain(const std::string& d) {
@@ -144,7 +153,7 @@ void session(int fd, const std::string& client) {
       if (dom == "defer.test") {
         rcpts.push_back(r);
         say("250 2.1.5 Ok");
-      } else if (!local_domain(dom)) {
+      } else if (!local_domain(dom) && !fault("open_relay")) {
         say("554 5.7.1 <" + r + ">: Relay access denied");
         log("NOQUEUE: reject: RCPT from " + client + ": 554 5.7.1 <" + r + ">: Relay access denied");
       } else if (!is_user(r.substr(0, r.find('@')))) {
@@ -217,7 +226,14 @@ int main(int argc, char** argv) {
   std::string cmd = argv[1];
   g_confdir = argc > 2 ? argv[2] : "/etc/mxmta";
   load_conf();
-  if (cmd == "serve") return serve();
+  if (cmd == "faults") {
+    std::cout << "open_relay\trelaying is accepted\nlog_only\tlogs a line that no case checks\n";
+    return 0;
+  }
+  if (cmd == "serve") {
+    if (fault("log_only")) log("deliberate fault log_only");
+    return serve();
+  }
   if (cmd == "sendmail") {
     std::string sender = "root@" + g_conf["myhostname"];
     std::vector<std::string> rcpts;

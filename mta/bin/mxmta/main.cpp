@@ -4,10 +4,15 @@
 //   mxmta [-c DIR] start | start-fg | stop | reload | status | check | flush
 //   mxmta TOOL [options]          TOOL: postconf postqueue mailq postsuper
 //                                       sendmail newaliases postalias
+//   mxmta faults                  the self-check's fault catalogue
 //   postconf ... (and the other tools) through a link of that name
 // DESCRIPTION
 //   Daemon control mirrors postfix(1); the tools mirror Postfix's. Every
 //   command takes -c CONFIG_DIR and honours MAIL_CONFIG.
+//   faults prints "NAME<TAB>WHAT" for each deliberate fault compiled into a
+//   build with MX_FAULTS (core/fault.hpp; mxlab selfcheck reads it); in a
+//   normal build it says so on stderr and exits 69.
+#include "core/fault.hpp"
 #include "tools/tools.hpp"
 #include "util/log.hpp"
 
@@ -43,6 +48,18 @@ int usage() {
   return 64;
 }
 
+int list_faults() {
+#ifdef MX_FAULTS
+  for (const auto& f : mta::core::fault::all())
+    std::printf("%.*s\t%.*s\n", static_cast<int>(f.name.size()), f.name.data(), static_cast<int>(f.what.size()),
+                f.what.data());
+  return 0;
+#else
+  std::fprintf(stderr, "mxmta: faults: this binary was built without MX_FAULTS (cmake --preset faults)\n");
+  return 69;
+#endif
+}
+
 int run(std::string_view name, Fn fn, int argc, char** argv) {
   if (!fn) {
     std::fprintf(stderr, "mxmta: %.*s: not built into this binary\n", static_cast<int>(name.size()), name.data());
@@ -75,5 +92,6 @@ int main(int argc, char** argv) {
       }
   }
   if (argc < 2) return usage();
+  if (std::string_view(argv[1]) == "faults" && argc == 2) return list_faults();
   return run("mxmta", master_main, argc, argv);
 }
