@@ -49,6 +49,13 @@ struct Dest {
   double window = 0;
   int64_t dead_until = 0;
   std::string dead_reason, dead_dsn;
+  // On-demand connection caching (Postfix qmgr_entry_select()): once a
+  // delivery starts within a second of the previous one's end, the agent may
+  // reuse cached connections (sticky) and cache its own (until deliveries
+  // are neither concurrent nor back to back). Forgotten when the destination
+  // has nothing queued or in flight, as Postfix discards its in-core queue.
+  int64_t last_done = 0;
+  bool conn_load = false, conn_store = false;
 };
 
 struct Active {
@@ -330,12 +337,20 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     d.active++;
     transport_active[j.transport]++;
     counters.in_flight++;
+    const bool back_to_back = d.last_done > 0 && d.last_done + 1 >= util::now_sec();
+    if (!d.conn_store) {
+      if (back_to_back) d.conn_load = d.conn_store = true;
+    } else if (d.active <= 1 && !back_to_back) {
+      d.conn_store = false;
+    }
     core::DeliveryRequest req;
     req.msg = a.msg;
     req.transport = j.transport;
     req.nexthop = j.nexthop;
     req.rcpts = j.rcpts;
     req.addresses = j.addrs;
+    req.conn_load = d.conn_load;
+    req.conn_store = d.conn_store;
     std::weak_ptr<Impl> weak = weak_from_this();
     auto agent = agent_it->second;
     agent->deliver(std::move(req), [weak, j, this_io = &io](std::vector<core::DeliveryResult> rs) {
@@ -352,6 +367,13 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
       d.active--;
       transport_active[j.transport]--;
       counters.in_flight--;
+      d.last_done = util::now_sec();
+      if (d.queue.empty() && d.active == 0) {
+        // Postfix qmgr_queue_done(): an empty in-core queue is discarded,
+        // and its back-to-back and caching state with it.
+        d.last_done = 0;
+        d.conn_load = d.conn_store = false;
+      }
     }
     auto ait = active.find(j.id);
     if (ait == active.end()) {
