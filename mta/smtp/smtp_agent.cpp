@@ -38,8 +38,12 @@ constexpr size_t pipelining_bufsize = 4096;
 
 // ---------------------------------------------------------------------------
 // One TCP connection with a deadline per operation. A timer cancels the
-// socket when the deadline passes; the generation counter keeps a late timer
-// from cancelling the next operation.
+// socket when the deadline of the operation in progress passes. Re-arming a
+// timer around every operation costs two trips through the event loop each,
+// so one wait serves many: arm() moves the deadline and starts a wait only
+// when none is pending or the pending one ends too late; a wait that ends
+// before the deadline of the operation in progress waits again, and one that
+// ends with no operation in progress stops.
 class Conn : public std::enable_shared_from_this<Conn> {
  public:
   explicit Conn(net::io_context& io) : sock_(io), timer_(io) {}
@@ -70,6 +74,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
         if (ec) co_return ec;
       }
     }
+    sock_.non_blocking(true, ec);  // for write(); Asio sets it at connect anyway
+    if (ec) co_return ec;
     arm(timeout);
     co_await sock_.async_connect(ep, net::redirect_error(use_awaitable, ec));
     co_return disarm(ec);
@@ -77,9 +83,20 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   // The data is copied before the first suspension, so callers may pass
   // literals and short-lived strings.
+  // Commands and messages usually fit in the socket's send buffer: they are
+  // written at once (the socket is non-blocking), without a trip through the
+  // event loop; what does not fit is written asynchronously.
   awaitable<error_code> write(std::string_view data, seconds timeout) {
-    wbuf_.assign(data);
     error_code ec;
+    size_t done = 0;
+    while (done < data.size()) {
+      size_t n = sock_.write_some(net::buffer(data.data() + done, data.size() - done), ec);
+      if (ec) break;
+      done += n;
+    }
+    if (ec != net::error::would_block && ec != net::error::try_again) co_return ec;
+    wbuf_.assign(data.substr(done));
+    ec.clear();
     arm(timeout);
     co_await net::async_write(sock_, net::buffer(wbuf_), net::redirect_error(use_awaitable, ec));
     co_return disarm(ec);
@@ -132,7 +149,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
 
   void close() {
-    ++gen_;
+    busy_ = false;
     error_code ec;
     timer_.cancel();
     sock_.close(ec);
@@ -151,18 +168,32 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
 
  private:
+  using clock = std::chrono::steady_clock;
+
   void arm(seconds t) {
-    ++gen_;
     timed_out_ = false;
-    if (t.count() <= 0) {
-      timer_.cancel();
-      return;
-    }
-    timer_.expires_after(t);
-    timer_.async_wait([w = weak_from_this(), g = gen_](const error_code& ec) {
-      if (ec) return;
+    if (t.count() <= 0) return;  // no time limit: busy_ stays false
+    busy_ = true;
+    deadline_ = clock::now() + t;
+    if (!waiting_ || deadline_ < wait_until_) wait();
+  }
+
+  // A new wait replaces a pending one (whose handler then sees a stale
+  // sequence number and does nothing).
+  void wait() {
+    waiting_ = true;
+    wait_until_ = deadline_;
+    uint64_t seq = ++wait_seq_;
+    timer_.expires_at(deadline_);
+    timer_.async_wait([w = weak_from_this(), seq](const error_code& ec) {
       auto self = w.lock();
-      if (!self || self->gen_ != g) return;
+      if (!self || self->wait_seq_ != seq) return;
+      self->waiting_ = false;
+      if (ec || !self->busy_) return;  // closed, or idle: the next arm() waits again
+      if (clock::now() < self->deadline_) {
+        self->wait();  // the operation in progress started after this wait did
+        return;
+      }
       self->timed_out_ = true;
       error_code ig;
       self->sock_.cancel(ig);
@@ -170,15 +201,17 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
 
   error_code disarm(error_code ec) {
-    ++gen_;
-    timer_.cancel();
+    busy_ = false;
     if (ec == net::error::operation_aborted && timed_out_) return net::error::timed_out;
     return ec;
   }
 
   tcp::socket sock_;
   net::steady_timer timer_;
-  unsigned gen_ = 0;
+  bool busy_ = false;     // an operation with a time limit is in progress
+  bool waiting_ = false;  // a timer wait is pending, until wait_until_
+  uint64_t wait_seq_ = 0;
+  clock::time_point deadline_, wait_until_;
   bool timed_out_ = false;
   bool discard_ = false;
   std::string rbuf_;
