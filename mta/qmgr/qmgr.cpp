@@ -633,7 +633,15 @@ void Qmgr::start() {
   impl_->scan_deferred(false);
 }
 
-void Qmgr::incoming(const std::string& id) { impl_->incoming_one(id); }
+// Called by smtpd (and pickup, local) right after a commit, before the
+// client has its "250 ... queued as": the activation (a rename, reading the
+// file) and the first delivery run from the loop afterwards, so they do not
+// delay that reply. Postfix's cleanup only triggers qmgr, too.
+void Qmgr::incoming(const std::string& id) {
+  net::post(impl_->io, [w = std::weak_ptr<Impl>(impl_), id] {
+    if (auto self = w.lock()) self->incoming_one(id);
+  });
+}
 
 void Qmgr::request(char req) {
   switch (req) {
