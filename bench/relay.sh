@@ -2,9 +2,9 @@
 # bench/relay.sh - relay throughput and CPU per message, mxmta and Postfix side by side
 #
 # usage: bench/relay.sh [--mta mxmta,postfix] [--sizes 1,10] [--sessions 1,10,50]
-#                       [--messages N] [--mxmta PATH] [--out FILE]
+#                       [--messages N] [--repeat N] [--mxmta PATH] [--out FILE] [--keep]
 #
-# For every MTA, message size (KB) and number of sessions:
+# For every MTA, message size (KB) and number of sessions, --repeat times:
 #   smtp-source -s SESSIONS -m N -l SIZE  ->  MTA on 127.0.0.1  ->  smtp-sink
 # Both MTAs run with their durable queues (fsync before "250 queued as") and
 # log to a file; relayhost points at the sink; nothing else runs.
@@ -13,6 +13,12 @@
 #   CPU ms/msg  user+system CPU of all the MTA's processes during that time,
 #               divided by N (for Postfix: every live process plus what the
 #               master reaped from exited children)
+# Each run is printed on stderr as it ends; the result is a Markdown table on
+# stdout (and in --out FILE) with the median rate and the median CPU of the
+# runs of each configuration, and the ratios mxmta/Postfix ("rate x" should
+# be >= 2, "CPU x" <= 0.5). This machine may be shared: use --repeat to get
+# past the noise.
+# --keep leaves the work directory (configurations, queues, logs) in place.
 # Needs root for Postfix (it runs as user postfix); without root only mxmta runs.
 # smtp-source and smtp-sink come with Debian's postfix package.
 set -euo pipefail
@@ -24,19 +30,27 @@ mtas=mxmta,postfix
 sizes=1,10
 sessions=1,10,50
 messages=5000
+repeat=3
 mxmta=$repo/build/bin/mxmta
 out=
+keep=
+usage="usage: $0 [--mta mxmta,postfix] [--sizes 1,10] [--sessions 1,10,50] [--messages N] [--repeat N] [--mxmta PATH] [--out FILE] [--keep]"
 while [ $# -gt 0 ]; do
   case $1 in
     --mta) mtas=$2; shift 2 ;;
     --sizes) sizes=$2; shift 2 ;;
     --sessions) sessions=$2; shift 2 ;;
     --messages) messages=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
     --mxmta) mxmta=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "usage: $0 [--mta mxmta,postfix] [--sizes 1,10] [--sessions 1,10,50] [--messages N] [--mxmta PATH] [--out FILE]" >&2; exit 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) echo "$usage"; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
 done
+case $repeat in ''|*[!0-9]*|0) echo "bench: --repeat needs a positive number" >&2; exit 2 ;; esac
+case $messages in ''|*[!0-9]*|0) echo "bench: --messages needs a positive number" >&2; exit 2 ;; esac
 
 for t in smtp-source smtp-sink; do
   command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "bench: $t not found (Debian package postfix)" >&2; exit 2; }
@@ -46,6 +60,7 @@ if [ "$(id -u)" -ne 0 ] && [[ $mtas == *postfix* ]]; then
   echo "bench: Postfix needs root; measuring mxmta only" >&2
   mtas=mxmta
 fi
+[[ $mtas != *mxmta* ]] || [ -x "$mxmta" ] || { echo "bench: $mxmta: not found (build it, or give --mxmta)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/mxbench.XXXXXX)
 chmod 755 "$work"   # Postfix daemons run as user postfix
@@ -53,7 +68,7 @@ cleanup() {
   [ -n "${sink_pid:-}" ] && kill "$sink_pid" 2>/dev/null || true
   [ -d "$work/postfix/etc" ] && postfix -c "$work/postfix/etc" stop >/dev/null 2>&1 || true
   [ -d "$work/mxmta/etc" ] && "$mxmta" -c "$work/mxmta/etc" stop >/dev/null 2>&1 || true
-  rm -rf "$work"
+  if [ -n "$keep" ]; then echo "bench: work directory kept: $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -61,7 +76,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
   awk 'BEGIN{srand(); print 20000+int(rand()*20000)}'; }
 
 sink_port=$(free_port)
-# -c: count; 1000: listen backlog. The sink accepts everything, no delays.
+# 1000: listen backlog. The sink accepts everything, no delays.
 smtp-sink -u "$(id -un)" 127.0.0.1:$sink_port 1000 >/dev/null 2>&1 &
 sink_pid=$!
 
@@ -138,8 +153,10 @@ queue_count() {
   find "$1/spool/incoming" "$1/spool/active" "$1/spool/deferred" "$1/spool/maildrop" -type f 2>/dev/null | wc -l
 }
 
-results=()
-printf '%-8s %5s %8s %9s %9s %11s\n' MTA KB sessions messages "msg/s" "CPU ms/msg"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END{if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+
+declare -A rate cpu   # "mta kb sessions" -> median
+echo "bench: $messages messages per run, $repeat run(s) per configuration" >&2
 for mta in ${mtas//,/ }; do
   port=$(free_port)
   case $mta in
@@ -151,17 +168,23 @@ for mta in ${mtas//,/ }; do
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
   for kb in ${sizes//,/ }; do
     for s in ${sessions//,/ }; do
-      read -r c0 tck < <(cpu_of "$pat")
-      t0=$(date +%s.%N)
-      smtp-source -s "$s" -m "$messages" -l $((kb * 1024)) -f bench@source.test -t sink@sink.test 127.0.0.1:$port
-      # until everything has left the MTA
-      while [ "$(queue_count "$work/$mta")" -gt 0 ]; do sleep 0.01; done
-      t1=$(date +%s.%N)
-      read -r c1 _ < <(cpu_of "$pat")
-      line=$(awk -v m="$messages" -v t0="$t0" -v t1="$t1" -v c="$((c1 - c0))" -v hz="$tck" -v mta="$mta" -v kb="$kb" -v s="$s" \
-        'BEGIN{el=t1-t0; printf "%-8s %5d %8d %9d %9.0f %11.3f", mta, kb, s, m, m/el, (c/hz)*1000/m}')
-      echo "$line"
-      results+=("$line")
+      rates= cpus=
+      for run in $(seq 1 "$repeat"); do
+        read -r c0 tck < <(cpu_of "$pat")
+        t0=$(date +%s.%N)
+        smtp-source -s "$s" -m "$messages" -l $((kb * 1024)) -f bench@source.test -t sink@sink.test 127.0.0.1:$port
+        # until everything has left the MTA
+        while [ "$(queue_count "$work/$mta")" -gt 0 ]; do sleep 0.01; done
+        t1=$(date +%s.%N)
+        read -r c1 _ < <(cpu_of "$pat")
+        read -r r c < <(awk -v m="$messages" -v t0="$t0" -v t1="$t1" -v c="$((c1 - c0))" -v hz="$tck" \
+          'BEGIN{printf "%.1f %.3f\n", m/(t1-t0), (c/hz)*1000/m}')
+        printf 'bench: %-8s %3d KB %3d sessions  run %d/%d: %8.0f msg/s %7.3f ms CPU/msg\n' \
+          "$mta" "$kb" "$s" "$run" "$repeat" "$r" "$c" >&2
+        rates="$rates $r" cpus="$cpus $c"
+      done
+      rate["$mta $kb $s"]=$(echo "$rates" | median)
+      cpu["$mta $kb $s"]=$(echo "$cpus" | median)
     done
   done
   case $mta in
@@ -170,10 +193,34 @@ for mta in ${mtas//,/ }; do
   esac
 done
 
-if [ -n "$out" ]; then
-  {
-    echo "| MTA | KB | sessions | messages | msg/s | CPU ms/msg |"
-    echo "|---|---:|---:|---:|---:|---:|"
-    for r in "${results[@]}"; do echo "$r" | awk '{printf "| %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6}'; done
-  } > "$out"
-fi
+# The table: medians, and mxmta's rate and CPU as multiples of Postfix's.
+table() {
+  local have_mx=0 have_pf=0
+  [[ ,$mtas, == *,mxmta,* ]] && have_mx=1
+  [[ ,$mtas, == *,postfix,* ]] && have_pf=1
+  echo "| KB | sessions | mxmta msg/s | Postfix msg/s | rate x | mxmta CPU ms/msg | Postfix CPU ms/msg | CPU x |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for kb in ${sizes//,/ }; do
+    for s in ${sessions//,/ }; do
+      local mr=- pr=- mc=- pc=- rx=- cx=-
+      if [ $have_mx = 1 ]; then mr=${rate["mxmta $kb $s"]}; mc=${cpu["mxmta $kb $s"]}; fi
+      if [ $have_pf = 1 ]; then pr=${rate["postfix $kb $s"]}; pc=${cpu["postfix $kb $s"]}; fi
+      if [ $have_mx = 1 ] && [ $have_pf = 1 ]; then
+        rx=$(awk -v a="$mr" -v b="$pr" 'BEGIN{printf (b > 0 ? "%.2f" : "-"), a/(b > 0 ? b : 1)}')
+        cx=$(awk -v a="$mc" -v b="$pc" 'BEGIN{printf (b > 0 ? "%.2f" : "-"), a/(b > 0 ? b : 1)}')
+      fi
+      [ "$mr" != - ] && mr=$(printf '%.0f' "$mr")
+      [ "$pr" != - ] && pr=$(printf '%.0f' "$pr")
+      [ "$mc" != - ] && mc=$(printf '%.3f' "$mc")
+      [ "$pc" != - ] && pc=$(printf '%.3f' "$pc")
+      echo "| $kb | $s | $mr | $pr | $rx | $mc | $pc | $cx |"
+    done
+  done
+  echo
+  echo "$messages messages per run, median of $repeat run(s); rate x = mxmta msg/s / Postfix msg/s," \
+    "CPU x = mxmta CPU / Postfix CPU per message."
+}
+
+table
+[ -n "$out" ] && table > "$out"
+exit 0

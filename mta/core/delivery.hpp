@@ -30,6 +30,9 @@ struct DeliveryResult {
   double conn_delay = 0;    // delays c (connection setup) and d (transmission), seconds
   double xfer_delay = 0;
   bool dead_destination = false;  // connection-level failure: suspend the next hop
+  // Postfix's conn_use: this delivery was the Nth on its SMTP connection
+  // (connection cache). 0 or 1: a connection of its own; logged only when > 1.
+  int conn_use = 0;
   // Final destinations, when one recipient expanded into several (aliases,
   // .forward): Postfix logs one line per destination, "to=<bob@...>,
   // orig_to=<sales@...>". Empty: the recipient itself was the destination.
@@ -46,6 +49,11 @@ struct DeliveryRequest {
   std::string nexthop;                 // from core::Router
   std::vector<size_t> rcpts;           // indexes into msg->env.rcpts
   std::vector<std::string> addresses;  // routed address of each (same order as rcpts)
+  // Connection cache hints from the queue manager (Postfix's
+  // DEL_REQ_FLAG_CONN_LOAD / _STORE, smtp_connection_cache_on_demand): reuse
+  // a cached connection to the next hop / keep this one for the next delivery.
+  bool conn_load = false;
+  bool conn_store = false;
 };
 
 using DeliveryDone = std::function<void(std::vector<DeliveryResult>)>;
@@ -57,7 +65,8 @@ class DeliveryAgent {
 };
 
 // Postfix's log line for one recipient:
-// "to=<r>, orig_to=<o>, relay=R, delay=T, delays=a/b/c/d, dsn=X.Y.Z, status=S (TEXT)"
+// "to=<r>, orig_to=<o>, relay=R, conn_use=N, delay=T, delays=a/b/c/d, dsn=X.Y.Z, status=S (TEXT)"
+// (conn_use only when N > 1)
 std::string delivery_log_text(const Recipient& r, const DeliveryResult& res, double delay_total, double a, double b);
 
 }  // namespace mta::core

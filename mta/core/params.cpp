@@ -216,6 +216,11 @@ std::vector<ParamDef> make_registry() {
       {"smtp_never_send_ehlo", "no", T::boolean},
       {"smtp_line_length_limit", "998", T::integer},
       {"smtp_fallback_relay", "$fallback_relay", T::list},
+      {"smtp_connection_cache_on_demand", "yes", T::boolean},
+      {"smtp_connection_cache_destinations", "", T::list},
+      {"smtp_connection_cache_time_limit", "2s", T::time, 's'},
+      {"smtp_connection_reuse_time_limit", "300s", T::time, 's'},
+      {"smtp_connection_reuse_count_limit", "0", T::integer},
       {"smtp_tls_security_level", ""},
       {"disable_dns_lookups", "no", T::boolean},
       // ---- sendmail(1)

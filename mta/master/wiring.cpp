@@ -156,6 +156,8 @@ void Roles::stop() {
     l.server->close_idle_sessions();
   }
   impl_->qm->stop_dispatching();
+  // Idle cached SMTP sessions get QUIT now; the drain does not wait for them.
+  for (auto& [name, agent] : impl_->smtp_agents) agent->stop_caching();
 }
 
 size_t Roles::busy() const {

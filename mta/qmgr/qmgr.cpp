@@ -70,6 +70,13 @@ struct Dest {
       reset();
     }
   }
+  // On-demand connection caching (Postfix qmgr_entry_select()): once a
+  // delivery starts within a second of the previous one's end, the agent may
+  // reuse cached connections (sticky) and cache its own (until deliveries
+  // are neither concurrent nor back to back). Forgotten when the destination
+  // has nothing queued or in flight, as Postfix discards its in-core queue.
+  int64_t last_done = 0;
+  bool conn_load = false, conn_store = false;
 };
 
 struct Active {
@@ -354,12 +361,20 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     d.active++;
     transport_active[j.transport]++;
     counters.in_flight++;
+    const bool back_to_back = d.last_done > 0 && d.last_done + 1 >= util::now_sec();
+    if (!d.conn_store) {
+      if (back_to_back) d.conn_load = d.conn_store = true;
+    } else if (d.active <= 1 && !back_to_back) {
+      d.conn_store = false;
+    }
     core::DeliveryRequest req;
     req.msg = a.msg;
     req.transport = j.transport;
     req.nexthop = j.nexthop;
     req.rcpts = j.rcpts;
     req.addresses = j.addrs;
+    req.conn_load = d.conn_load;
+    req.conn_store = d.conn_store;
     std::weak_ptr<Impl> weak = weak_from_this();
     auto agent = agent_it->second;
     agent->deliver(std::move(req), [weak, j, this_io = &io](std::vector<core::DeliveryResult> rs) {
@@ -376,6 +391,13 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
       d.active--;
       transport_active[j.transport]--;
       counters.in_flight--;
+      d.last_done = util::now_sec();
+      if (d.queue.empty() && d.active == 0) {
+        // Postfix qmgr_queue_done(): an empty in-core queue is discarded,
+        // and its back-to-back and caching state with it.
+        d.last_done = 0;
+        d.conn_load = d.conn_store = false;
+      }
     }
     auto ait = active.find(j.id);
     if (ait == active.end()) {
@@ -671,7 +693,15 @@ void Qmgr::start() {
   impl_->scan_deferred(false);
 }
 
-void Qmgr::incoming(const std::string& id) { impl_->incoming_one(id); }
+// Called by smtpd (and pickup, local) right after a commit, before the
+// client has its "250 ... queued as": the activation (a rename, reading the
+// file) and the first delivery run from the loop afterwards, so they do not
+// delay that reply. Postfix's cleanup only triggers qmgr, too.
+void Qmgr::incoming(const std::string& id) {
+  net::post(impl_->io, [w = std::weak_ptr<Impl>(impl_), id] {
+    if (auto self = w.lock()) self->incoming_one(id);
+  });
+}
 
 void Qmgr::request(char req) {
   switch (req) {

@@ -88,7 +88,7 @@ class Qmgr {
   void set_notice_stamper(NoticeStamper stamper);
   // Recovery, then the first scans.
   void start();
-  // A message was just committed to incoming/.
+  // A message was just committed to incoming/ (handled from the loop, later).
   void incoming(const std::string& id);
   // A trigger byte from public/qmgr (core/trigger.hpp).
   void request(char req);

@@ -312,3 +312,27 @@ TEST_F(QmgrTest, ConcurrencyStartsAtInitialDestinationConcurrency) {
   }
   EXPECT_GE(holder->max_parallel, 2u);
 }
+
+// Postfix's on-demand connection caching: a delivery that starts within a
+// second of the previous one to the same destination may reuse and cache
+// connections; a lone message does not, and an emptied destination forgets.
+TEST_F(QmgrTest, ConnectionCacheHintsForBackToBackDeliveries) {
+  cfg_->set("smtp_destination_concurrency_limit", "1");
+  make_qmgr();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(inject({"x" + std::to_string(i) + "@one.test"}));
+  qmgr_->start();
+  ASSERT_TRUE(run_until([&] { return agent_->seen.size() == 3 && qmgr_->stats().active == 0; }));
+  EXPECT_FALSE(agent_->seen[0].conn_load);
+  EXPECT_FALSE(agent_->seen[0].conn_store) << "the first delivery has nobody to share with";
+  for (size_t i = 1; i < 3; ++i) {
+    EXPECT_TRUE(agent_->seen[i].conn_load) << i;
+    EXPECT_TRUE(agent_->seen[i].conn_store) << i << ": back to back with the previous delivery";
+  }
+  // Nothing queued or in flight any more: the next message starts afresh.
+  std::string later = inject({"y@one.test"});
+  qmgr_->incoming(later);
+  ASSERT_TRUE(run_until([&] { return agent_->seen.size() == 4; }));
+  EXPECT_FALSE(agent_->seen[3].conn_load);
+  EXPECT_FALSE(agent_->seen[3].conn_store);
+}

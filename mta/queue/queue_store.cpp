@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/core.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,22 @@ constexpr Q kAll[] = {Q::maildrop, Q::incoming, Q::active, Q::deferred, Q::hold,
 constexpr const char* kHex = "0123456789ABCDEF";
 
 bool hashed(Q q) { return q == Q::deferred; }
+
+// The pid makes temporary names unique between processes (the daemon,
+// sendmail). getpid() is a system call (glibc stopped caching it), so it is
+// asked once per process; a child of fork() asks again.
+std::atomic<pid_t> g_pid{0};
+void forget_pid() { g_pid.store(0, std::memory_order_relaxed); }
+pid_t my_pid() {
+  pid_t p = g_pid.load(std::memory_order_relaxed);
+  if (p == 0) {
+    static const bool registered = (::pthread_atfork(nullptr, nullptr, forget_pid), true);
+    (void)registered;
+    p = ::getpid();
+    g_pid.store(p, std::memory_order_relaxed);
+  }
+  return p;
+}
 
 }  // namespace
 
@@ -49,7 +66,15 @@ bool looks_like_queue_id(std::string_view s) {
   return true;
 }
 
-QueueStore::QueueStore(std::string root) : root_(std::move(root)) {}
+QueueStore::QueueStore(std::string root)
+    : root_(std::move(root)), syncs_(std::make_shared<std::array<std::unique_ptr<util::DirSync>, 6>>()) {
+  for (Q q : kAll) (*syncs_)[static_cast<size_t>(q)] = std::make_unique<util::DirSync>(dir(q));
+}
+
+std::error_code QueueStore::sync_dir(Q q, std::string_view id) const {
+  if (hashed(q)) return util::fsync_dir(dir_for(q, id));
+  return (*syncs_)[static_cast<size_t>(q)]->sync();
+}
 
 std::error_code QueueStore::ensure_dirs() const {
   if (auto ec = util::make_dirs(root_, 0755)) return ec;
@@ -88,11 +113,11 @@ std::error_code QueueStore::move(Q from, Q to, std::string_view id, bool durable
     if (errno == ENOENT && hashed(to)) {
       // Hash directory missing (created by an older layout): make it and retry.
       ::mkdir(dir_for(to, id).c_str(), 0700);
-      if (::rename(src.c_str(), dst.c_str()) == 0) return durable ? util::fsync_dir(dir_for(to, id)) : std::error_code{};
+      if (::rename(src.c_str(), dst.c_str()) == 0) return durable ? sync_dir(to, id) : std::error_code{};
     }
     return util::last_errno();
   }
-  return durable ? util::fsync_dir(dir_for(to, id)) : std::error_code{};
+  return durable ? sync_dir(to, id) : std::error_code{};
 }
 
 std::error_code QueueStore::replace(Q q, std::string_view id, std::string_view bytes) const {
@@ -159,6 +184,7 @@ QueueWriter& QueueWriter::operator=(QueueWriter&& o) noexcept {
     tmp_ = std::move(o.tmp_);
     fd_ = std::move(o.fd_);
     committed_ = o.committed_;
+    mode_ok_ = o.mode_ok_;
     o.store_ = nullptr;
     o.tmp_.clear();
     o.committed_ = true;
@@ -171,8 +197,11 @@ QueueWriter::~QueueWriter() { discard(); }
 std::error_code QueueWriter::create(const QueueStore& store, Q q, QueueWriter& out) {
   static std::atomic<unsigned> counter{0};
   out.discard();
-  std::string tmp = fmt::format("{}/.{}.{}.tmp", store.dir(q), ::getpid(), counter++);
-  util::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  std::string tmp = fmt::format("{}/.{}.{}.tmp", store.dir(q), my_pid(), counter++);
+  // Created with the mode of a ready queue file (0700) unless the umask
+  // takes bits away, so that commit() needs no fchmod(); the '.' name keeps
+  // it out of every reader's sight until then.
+  util::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700));
   if (!fd) return util::last_errno();
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) {
@@ -180,6 +209,7 @@ std::error_code QueueWriter::create(const QueueStore& store, Q q, QueueWriter& o
     ::unlink(tmp.c_str());
     return ec;
   }
+  out.mode_ok_ = (st.st_mode & 07777) == 0700;
   // The id must not name a message that is still queued (Postfix retries the
   // same way when an id is taken: inode numbers are reused). Only the queues
   // that hold messages for long are checked; the usec part makes a clash with
@@ -209,13 +239,14 @@ std::error_code QueueWriter::write(std::string_view bytes) {
 std::error_code QueueWriter::commit() {
   if (!fd_ || !store_) return util::errno_code(EBADF);
   if (auto ec = util::fdatasync_fd(fd_.get())) return ec;
-  if (::fchmod(fd_.get(), 0700) != 0) return util::last_errno();
+  if (!mode_ok_ && ::fchmod(fd_.get(), 0700) != 0) return util::last_errno();
   fd_.reset();
   std::string final_path = store_->path(q_, id_);
   if (::rename(tmp_.c_str(), final_path.c_str()) != 0) return util::last_errno();
   committed_ = true;
   tmp_.clear();
-  return util::fsync_dir(store_->dir(q_));
+  // The rename is durable once the directory is: the 250 waits for this.
+  return store_->sync_dir(q_, id_);
 }
 
 void QueueWriter::discard() {

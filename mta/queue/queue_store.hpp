@@ -17,11 +17,15 @@
 //   A new file is written under a temporary name starting with '.', fsynced,
 //   renamed to its id and the directory fsynced (QueueWriter::commit): only
 //   then is the message acknowledged. Every later state change is a rename.
+//   Directory fsyncs go through one util::DirSync per queue, so commits that
+//   run at the same time (sessions on the blocking pool) share them.
 // SEE ALSO
 //   queue/queue_file.hpp, docs/queue-format.md
 #pragma once
 #include "util/safe_io.hpp"
 
+#include <array>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,9 +67,14 @@ class QueueStore {
   std::optional<Q> locate(std::string_view id) const;
   // Set a deferred file's mtime to its next attempt time.
   void set_mtime(Q q, std::string_view id, long long when) const;
+  // fsync the directory of queue q (of `id` in a hashed queue) after a
+  // rename into it; concurrent callers share fsyncs. Blocking.
+  std::error_code sync_dir(Q q, std::string_view id = {}) const;
 
  private:
   std::string root_;
+  // One per queue (index: Q); shared by copies of this store.
+  std::shared_ptr<std::array<std::unique_ptr<util::DirSync>, 6>> syncs_;
 };
 
 // An embryonic queue file. create() makes a temporary file in `q` and assigns
@@ -93,6 +102,7 @@ class QueueWriter {
   std::string tmp_;
   util::UniqueFd fd_;
   bool committed_ = false;
+  bool mode_ok_ = false;  // created 0700 despite the umask: no fchmod at commit
 };
 
 }  // namespace mta::queue

@@ -1,5 +1,6 @@
 #include "smtp/settings.hpp"
 
+#include "core/maps.hpp"
 #include "core/router.hpp"
 #include "smtp/nexthop.hpp"
 #include "util/strings.hpp"
@@ -8,6 +9,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <sstream>
 
 namespace mta::smtp {
 namespace {
@@ -55,7 +59,67 @@ void protocols(const core::Config& c, SelectOptions& o) {
   }
 }
 
+// Postfix's lower bound for a time parameter ("invalid ... parameter value 0 < 1").
+std::chrono::seconds at_least_1s(const core::Config& c, const char* name) {
+  long long v = c.get_time(name);
+  if (v < 1) bad(c, name, fmt::format("invalid {} parameter value {} < 1", name, v));
+  return std::chrono::seconds(v);
+}
+
 }  // namespace
+
+NameList NameList::parse(const std::vector<std::string>& patterns, const std::string& where) {
+  NameList l;
+  for (const auto& p0 : patterns) {
+    std::string_view p = p0;
+    bool negate = false;
+    while (!p.empty() && p.front() == '!') {
+      negate = !negate;
+      p.remove_prefix(1);
+    }
+    if (p.empty()) continue;
+    if (p.front() == '/') {
+      // "/file/name": its words are patterns of this list (not recursively).
+      std::ifstream in{std::string(p)};
+      if (!in) throw core::ConfigError(fmt::format("{}: open {}: {}", where, p, std::strerror(errno)));
+      std::string line;
+      while (std::getline(in, line)) {
+        auto hash = line.find('#');
+        if (hash != std::string::npos) line.erase(hash);
+        for (const auto& w : util::split_any(line, " \t,")) {
+          if (w.empty()) continue;
+          Entry e;
+          e.negate = negate;
+          e.name = util::lower(w);
+          l.entries_.push_back(std::move(e));
+        }
+      }
+      continue;
+    }
+    Entry e;
+    e.negate = negate;
+    if (p.find(':') != std::string_view::npos && p.front() != '[') {
+      try {
+        e.table = std::shared_ptr<core::Table>(core::open_table(std::string(p), true));
+      } catch (const std::exception& ex) {
+        throw core::ConfigError(fmt::format("{}: {}", where, ex.what()));
+      }
+    } else {
+      e.name = util::lower(p);
+    }
+    l.entries_.push_back(std::move(e));
+  }
+  return l;
+}
+
+bool NameList::match(std::string_view name) const {
+  std::string key = util::lower(name);
+  for (const auto& e : entries_) {
+    bool hit = e.table ? e.table->lookup(key).has_value() : e.name == key;
+    if (hit) return !e.negate;
+  }
+  return false;
+}
 
 Settings load_settings(const core::Config& c) {
   Settings s;
@@ -109,6 +173,13 @@ Settings load_settings(const core::Config& c) {
   protocols(c, o);
   if (!o.ipv4 && !o.ipv6) bad(c, "inet_protocols", "all network protocols are disabled");
   o.own = core::own_addresses(c);
+
+  s.cache_on_demand = c.get_bool("smtp_connection_cache_on_demand");
+  s.cache_time_limit = at_least_1s(c, "smtp_connection_cache_time_limit");
+  s.reuse_time_limit = at_least_1s(c, "smtp_connection_reuse_time_limit");
+  s.reuse_count_limit = non_negative(c, "smtp_connection_reuse_count_limit");
+  s.cache_destinations =
+      NameList::parse(c.get_list("smtp_connection_cache_destinations"), c.where("smtp_connection_cache_destinations"));
 
   for (const auto& m : c.get_list("smtp_host_lookup")) {
     std::string v = util::lower(m);

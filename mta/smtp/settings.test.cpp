@@ -88,3 +88,34 @@ TEST(SettingsTest, BadValuesNameTheFileAndLine) {
   EXPECT_NE(error_of("smtp_mx_address_limit = many\n").find("main.cf, line 3: "), std::string::npos);
   EXPECT_NE(error_of("smtp_helo_timeout = 5y\n").find("main.cf, line 3: "), std::string::npos);
 }
+
+TEST(SettingsTest, ConnectionCacheParameters) {
+  auto d = load("");
+  EXPECT_TRUE(d.cache_on_demand);
+  EXPECT_EQ(d.cache_time_limit.count(), 2);
+  EXPECT_EQ(d.reuse_time_limit.count(), 300);
+  EXPECT_EQ(d.reuse_count_limit, 0);
+  EXPECT_TRUE(d.cache_destinations.empty());
+  for (const char* p :
+       {"smtp_connection_cache_on_demand", "smtp_connection_cache_destinations", "smtp_connection_cache_time_limit",
+        "smtp_connection_reuse_time_limit", "smtp_connection_reuse_count_limit"})
+    EXPECT_NE(core::find_param(p), nullptr) << p;
+
+  auto s = load(
+      "smtp_connection_cache_on_demand = no\nsmtp_connection_cache_time_limit = 1m\n"
+      "smtp_connection_reuse_time_limit = 10\nsmtp_connection_reuse_count_limit = 7\n"
+      "smtp_connection_cache_destinations = Relay.Example, !skip.example, inline:{other.example=x}, skip.example\n");
+  EXPECT_FALSE(s.cache_on_demand);
+  EXPECT_EQ(s.cache_time_limit.count(), 60);
+  EXPECT_EQ(s.reuse_time_limit.count(), 10);
+  EXPECT_EQ(s.reuse_count_limit, 7);
+  EXPECT_TRUE(s.cache_destinations.match("relay.example"));
+  EXPECT_TRUE(s.cache_destinations.match("OTHER.example")) << "inline: table";
+  EXPECT_FALSE(s.cache_destinations.match("skip.example")) << "the first match, a negated one, decides";
+  EXPECT_FALSE(s.cache_destinations.match("example"));
+
+  EXPECT_EQ(error_of("smtp_connection_cache_time_limit = 0\n"),
+            "main.cf, line 3: invalid smtp_connection_cache_time_limit parameter value 0 < 1");
+  EXPECT_EQ(error_of("smtp_connection_reuse_count_limit = -1\n"),
+            "main.cf, line 3: bad numerical configuration: smtp_connection_reuse_count_limit = -1");
+}

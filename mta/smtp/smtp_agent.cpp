@@ -20,7 +20,9 @@
 #include <fmt/core.h>
 #include <netinet/in.h>
 
+#include <map>
 #include <optional>
+#include <set>
 
 namespace mta::smtp {
 namespace {
@@ -37,8 +39,12 @@ constexpr size_t pipelining_bufsize = 4096;
 
 // ---------------------------------------------------------------------------
 // One TCP connection with a deadline per operation. A timer cancels the
-// socket when the deadline passes; the generation counter keeps a late timer
-// from cancelling the next operation.
+// socket when the deadline of the operation in progress passes. Re-arming a
+// timer around every operation costs two trips through the event loop each,
+// so one wait serves many: arm() moves the deadline and starts a wait only
+// when none is pending or the pending one ends too late; a wait that ends
+// before the deadline of the operation in progress waits again, and one that
+// ends with no operation in progress stops.
 class Conn : public std::enable_shared_from_this<Conn> {
  public:
   explicit Conn(net::io_context& io) : sock_(io), timer_(io) {}
@@ -69,6 +75,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
         if (ec) co_return ec;
       }
     }
+    sock_.non_blocking(true, ec);  // for write(); Asio sets it at connect anyway
+    if (ec) co_return ec;
     arm(timeout);
     co_await sock_.async_connect(ep, net::redirect_error(use_awaitable, ec));
     co_return disarm(ec);
@@ -76,9 +84,20 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   // The data is copied before the first suspension, so callers may pass
   // literals and short-lived strings.
+  // Commands and messages usually fit in the socket's send buffer: they are
+  // written at once (the socket is non-blocking), without a trip through the
+  // event loop; what does not fit is written asynchronously.
   awaitable<error_code> write(std::string_view data, seconds timeout) {
-    wbuf_.assign(data);
     error_code ec;
+    size_t done = 0;
+    while (done < data.size()) {
+      size_t n = sock_.write_some(net::buffer(data.data() + done, data.size() - done), ec);
+      if (ec) break;
+      done += n;
+    }
+    if (ec != net::error::would_block && ec != net::error::try_again) co_return ec;
+    wbuf_.assign(data.substr(done));
+    ec.clear();
     arm(timeout);
     co_await net::async_write(sock_, net::buffer(wbuf_), net::redirect_error(use_awaitable, ec));
     co_return disarm(ec);
@@ -131,25 +150,51 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
 
   void close() {
-    ++gen_;
+    busy_ = false;
     error_code ec;
     timer_.cancel();
     sock_.close(ec);
   }
 
+  // Nothing unread: a session may wait in the connection cache only when
+  // the server said nothing beyond its last reply.
+  bool idle() const { return rbuf_.empty() && !discard_; }
+
+  // Closes an idle session politely: QUIT goes into the (empty) socket
+  // buffer without waiting for it or for the reply.
+  void quit_and_close() {
+    error_code ec;
+    if (sock_.is_open()) sock_.send(net::buffer("QUIT\r\n", 6), tcp::socket::message_flags(0), ec);
+    close();
+  }
+
  private:
+  using clock = std::chrono::steady_clock;
+
   void arm(seconds t) {
-    ++gen_;
     timed_out_ = false;
-    if (t.count() <= 0) {
-      timer_.cancel();
-      return;
-    }
-    timer_.expires_after(t);
-    timer_.async_wait([w = weak_from_this(), g = gen_](const error_code& ec) {
-      if (ec) return;
+    if (t.count() <= 0) return;  // no time limit: busy_ stays false
+    busy_ = true;
+    deadline_ = clock::now() + t;
+    if (!waiting_ || deadline_ < wait_until_) wait();
+  }
+
+  // A new wait replaces a pending one (whose handler then sees a stale
+  // sequence number and does nothing).
+  void wait() {
+    waiting_ = true;
+    wait_until_ = deadline_;
+    uint64_t seq = ++wait_seq_;
+    timer_.expires_at(deadline_);
+    timer_.async_wait([w = weak_from_this(), seq](const error_code& ec) {
       auto self = w.lock();
-      if (!self || self->gen_ != g) return;
+      if (!self || self->wait_seq_ != seq) return;
+      self->waiting_ = false;
+      if (ec || !self->busy_) return;  // closed, or idle: the next arm() waits again
+      if (clock::now() < self->deadline_) {
+        self->wait();  // the operation in progress started after this wait did
+        return;
+      }
       self->timed_out_ = true;
       error_code ig;
       self->sock_.cancel(ig);
@@ -157,15 +202,17 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
 
   error_code disarm(error_code ec) {
-    ++gen_;
-    timer_.cancel();
+    busy_ = false;
     if (ec == net::error::operation_aborted && timed_out_) return net::error::timed_out;
     return ec;
   }
 
   tcp::socket sock_;
   net::steady_timer timer_;
-  unsigned gen_ = 0;
+  bool busy_ = false;     // an operation with a time limit is in progress
+  bool waiting_ = false;  // a timer wait is pending, until wait_until_
+  uint64_t wait_seq_ = 0;
+  clock::time_point deadline_, wait_until_;
   bool timed_out_ = false;
   bool discard_ = false;
   std::string rbuf_;
@@ -193,9 +240,33 @@ std::string error_text(const error_code& ec) {
 
 bool is_eof_like(const error_code& ec) { return ec != net::error::timed_out; }
 
+// One SMTP session. With connection caching it outlives the delivery that
+// opened it: it waits in the agent's cache for the next delivery to the same
+// server address.
+struct Session {
+  std::shared_ptr<Conn> conn;
+  std::string host, addr;
+  uint16_t port = 25;
+  std::string namaddr, namaddrport;
+  std::string key;  // connection cache key: server address, port, source address
+  Features feat;
+  bool esmtp = false;
+  bool best_mx = false;
+  bool loop_detect = false;
+  bool broken = false;     // an I/O error or timeout: no QUIT
+  bool quit_sent = false;  // QUIT was written (pipelined or alone)
+  // Postfix's expire_time > 0: the session may go back to the cache after
+  // this delivery. Cleared by anything that makes the session unfit: a
+  // refusal (site failure), a 421, a failed final RSET, a loop.
+  bool cacheable = false;
+  double opened = 0;  // connect time: smtp_connection_reuse_time_limit counts from here
+  int uses = 0;       // deliveries on this connection, the current one included
+  uint64_t park_tag = 0;
+};
+
 // What every delivery of one agent shares; replaced pieces (settings) are
 // shared_ptrs so that a reload does not disturb deliveries in flight.
-struct AgentState {
+struct AgentState : std::enable_shared_from_this<AgentState> {
   AgentState(net::io_context& i, std::string t) : io(i), transport(std::move(t)) {}
   net::io_context& io;
   std::string transport;
@@ -205,6 +276,62 @@ struct AgentState {
   bool own_resolver = false;
   Random random;
   size_t active = 0;
+
+  // The connection cache (Postfix's scache, inside the agent): idle sessions
+  // by key, oldest first, each with a timer that closes it after
+  // $smtp_connection_cache_time_limit.
+  struct Parked {
+    std::shared_ptr<Session> sess;
+    std::shared_ptr<net::steady_timer> timer;
+  };
+  std::multimap<std::string, Parked> cache;
+  uint64_t park_seq = 0;
+  bool caching = true;  // false once the agent shuts down
+
+  void park(std::shared_ptr<Session> s, seconds idle_limit) {
+    if (!caching) {
+      s->conn->quit_and_close();
+      return;
+    }
+    s->park_tag = ++park_seq;
+    auto timer = std::make_shared<net::steady_timer>(io, idle_limit);
+    timer->async_wait([w = weak_from_this(), key = s->key, tag = s->park_tag](const error_code& ec) {
+      if (ec) return;
+      auto self = w.lock();
+      if (!self) return;
+      auto [b, e] = self->cache.equal_range(key);
+      for (auto it = b; it != e; ++it) {
+        if (it->second.sess->park_tag != tag) continue;
+        auto idle = it->second.sess;
+        self->cache.erase(it);
+        idle->conn->quit_and_close();
+        return;
+      }
+    });
+    std::string key = s->key;
+    cache.emplace(std::move(key), Parked{std::move(s), std::move(timer)});
+  }
+
+  // The most recently parked session for `key`, out of the cache.
+  std::shared_ptr<Session> take(const std::string& key) {
+    auto [b, e] = cache.equal_range(key);
+    if (b == e) return nullptr;
+    auto it = std::prev(e);
+    auto s = std::move(it->second.sess);
+    it->second.timer->cancel();
+    cache.erase(it);
+    return s;
+  }
+
+  // QUIT and close every idle session (reload, shutdown).
+  void close_cached() {
+    auto all = std::move(cache);
+    cache.clear();
+    for (auto& [k, p] : all) {
+      p.timer->cancel();
+      p.sess->conn->quit_and_close();
+    }
+  }
 };
 
 enum class RState { pending, kept, done };
@@ -225,18 +352,6 @@ struct Why {
   std::string mta;   // remote MTA host name ("" = none)
   std::string diag;  // server reply ("" = none)
   bool has() const { return !dsn.empty(); }
-};
-
-struct Session {
-  std::shared_ptr<Conn> conn;
-  std::string host, addr;
-  uint16_t port = 25;
-  std::string namaddr, namaddrport;
-  Features feat;
-  bool esmtp = false;
-  bool best_mx = false;
-  bool loop_detect = false;
-  bool broken = false;  // an I/O error or timeout: no QUIT
 };
 
 struct Phase {
@@ -318,7 +433,11 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
     const DnsStart start = [r = resolver_, host](dns::Resolver::Callback cb) { r->lookup_mx(host, std::move(cb)); };
     co_return co_await await_dns(start);
   }
+  std::optional<tcp::endpoint> source_for(const ServerAddr& a) const;
+  std::string cache_key(const ServerAddr& a, uint16_t port) const;
   awaitable<std::shared_ptr<Session>> connect(const ServerAddr& a, uint16_t port, bool loop_detect);
+  awaitable<std::shared_ptr<Session>> reuse(const ServerAddr& a, uint16_t port);
+  awaitable<void> cleanup(const std::shared_ptr<Session>& s);
   awaitable<bool> helo(Session& s);
   awaitable<void> xfer(Session& s);
   awaitable<void> abort_transaction(Session& s);
@@ -338,6 +457,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
     r.result.remote_mta = w.mta.empty() ? "" : "dns; " + w.mta;
     r.result.diagnostic = w.diag.empty() ? "" : "smtp; " + w.diag;
     r.result.dead_destination = dead;
+    r.result.conn_use = s ? s->uses : 0;
     fill_times(r.result);
   }
 
@@ -384,6 +504,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   }
 
   void site_fail(Session& s, const Reply& r, std::string reason) {
+    s.cacheable = false;  // Postfix DONT_CACHE_THROTTLED_SESSION
     bulk_fail(server_why(s, r, std::move(reason)), &s, true);
   }
   void mesg_fail(Session& s, const Reply& r, std::string reason) {
@@ -409,6 +530,10 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   std::vector<Rcpt> rcpts_;
   Why why_;                    // the last failure (connect, lookup)
   bool final_server_ = false;  // errors here are final (Postfix FINAL_SERVER)
+  // Connection cache policy for this delivery (Postfix SMTP_MISC_FLAG_CONN_LOAD
+  // / _STORE): from smtp_connection_cache_destinations or the queue manager.
+  bool load_ = false, store_ = false;
+  std::set<std::string> cache_used_;  // addresses served from the cache
   double t0_ = 0, setup_done_ = 0, deliver_done_ = 0;
   bool finished_ = false;
 };
@@ -470,24 +595,36 @@ awaitable<Selection> Delivery::resolve(const Destination& d, bool loop_detect) {
 }
 #pragma GCC diagnostic pop
 
+// The source address of a connection to `a`: $smtp_bind_address(6), else, as
+// Postfix, the host's only own address of that family unless it is a
+// loopback one (a virtual host sends as itself).
+std::optional<tcp::endpoint> Delivery::source_for(const ServerAddr& a) const {
+  const Settings& s = *set_;
+  const auto& configured = a.addr.family == AF_INET ? s.bind_address : s.bind_address6;
+  if (configured) return tcp::endpoint(net::ip::make_address(configured->str()), 0);
+  std::optional<core::IpAddr> only;
+  int count = 0;
+  for (const auto& o : s.select.own)
+    if (o.family == a.addr.family && count++ == 0) only = o;
+  if (count == 1 && !only->is_loopback()) return tcp::endpoint(net::ip::make_address(only->str()), 0);
+  return std::nullopt;
+}
+
+// Postfix's endpoint label "[addr]:port", plus the source address: a
+// session is reused only for the same server address and port, from the
+// same address.
+std::string Delivery::cache_key(const ServerAddr& a, uint16_t port) const {
+  auto src = source_for(a);
+  return fmt::format("[{}]:{}/{}", a.addr.str(), port, src ? src->address().to_string() : std::string());
+}
+
 awaitable<std::shared_ptr<Session>> Delivery::connect(const ServerAddr& a, uint16_t port, bool loop_detect) {
   const Settings& s = *set_;
   auto conn = std::make_shared<Conn>(agent_->io);
   auto ip = net::ip::make_address(a.addr.str());
   tcp::endpoint ep(ip, port);
-  std::optional<tcp::endpoint> bind_ep;
   const auto& configured = a.addr.family == AF_INET ? s.bind_address : s.bind_address6;
-  if (configured) {
-    bind_ep = tcp::endpoint(net::ip::make_address(configured->str()), 0);
-  } else {
-    // As Postfix: with exactly one own address of this family and it not a
-    // loopback one, send from it (a virtual host sends as itself).
-    std::optional<core::IpAddr> only;
-    int count = 0;
-    for (const auto& o : s.select.own)
-      if (o.family == a.addr.family && count++ == 0) only = o;
-    if (count == 1 && !only->is_loopback()) bind_ep = tcp::endpoint(net::ip::make_address(only->str()), 0);
-  }
+  std::optional<tcp::endpoint> bind_ep = source_for(a);
   Conn::BindResult bind;
   error_code ec = co_await conn->connect(ep, bind_ep, s.connect_timeout, configured && s.bind_enforce, bind);
   if (!bind.warning.empty()) log::warn(svc_, "{}", bind.warning);
@@ -509,7 +646,57 @@ awaitable<std::shared_ptr<Session>> Delivery::connect(const ServerAddr& a, uint1
   sess->namaddr = fmt::format("{}[{}]", a.host, sess->addr);
   sess->namaddrport = fmt::format("{}:{}", sess->namaddr, port);
   sess->loop_detect = loop_detect;
+  sess->key = cache_key(a, port);
+  sess->opened = util::now_double();
+  sess->uses = 1;
+  sess->cacheable = store_;  // Postfix CACHE_THIS_SESSION_UNTIL(start + reuse time)
   co_return sess;
+}
+
+// Postfix smtp_reuse_addr(): a cached session to this server address, after
+// an RSET probe has shown that it still works. A session that fails the
+// probe is dropped (QUIT when the server still talks) and the next cached
+// one is tried; none left: null, and the caller connects.
+awaitable<std::shared_ptr<Session>> Delivery::reuse(const ServerAddr& a, uint16_t port) {
+  const Settings& st = *set_;
+  const std::string key = cache_key(a, port);
+  for (;;) {
+    std::shared_ptr<Session> sess = agent_->take(key);
+    if (!sess) co_return nullptr;
+    Reply r;
+    error_code ec = co_await sess->conn->write("RSET\r\n", st.rset_timeout);
+    if (!ec) ec = co_await sess->conn->read_reply(r, st.rset_timeout, st.reply_line_limit);
+    if (ec) {
+      sess->conn->close();
+      continue;
+    }
+    if (r.kind() != 2 || !sess->conn->idle()) {
+      sess->conn->quit_and_close();
+      continue;
+    }
+    sess->uses++;
+    sess->cacheable = store_;
+    sess->best_mx = false;
+    cache_used_.insert(sess->addr);
+    co_return sess;
+  }
+}
+
+// Postfix smtp_cleanup_session(): a session that may be cached goes back to
+// the cache unless it has expired (reuse time or count), which gets QUIT; a
+// broken one is just closed.
+awaitable<void> Delivery::cleanup(const std::shared_ptr<Session>& s) {
+  const Settings& st = *set_;
+  if (!s->broken && s->cacheable && !s->quit_sent) {
+    bool expired = util::now_double() - s->opened > static_cast<double>(st.reuse_time_limit.count()) ||
+                   (st.reuse_count_limit > 0 && s->uses - 1 >= st.reuse_count_limit);
+    if (!expired && s->conn->idle()) {
+      agent_->park(s, st.cache_time_limit);
+      co_return;
+    }
+  }
+  if (!s->broken && !s->quit_sent) co_await quit(*s);
+  s->conn->close();
 }
 
 awaitable<bool> Delivery::helo(Session& s) {
@@ -556,6 +743,7 @@ awaitable<bool> Delivery::helo(Session& s) {
       s.feat = parse_ehlo(r);
       if (s.loop_detect && util::iequals(s.feat.server_name, st.myhostname)) {
         log::warn(svc_, "host {} replied to HELO/EHLO with my own hostname {}", s.namaddrport, st.myhostname);
+        s.cacheable = false;
         bulk_fail(
             Why{s.best_mx ? "5.4.6" : "4.4.6", fmt::format("mail for {} loops back to myself", req_.nexthop), "", ""},
             &s, true);
@@ -581,8 +769,9 @@ awaitable<bool> Delivery::helo(Session& s) {
 }
 
 awaitable<void> Delivery::quit(Session& s) {
-  if (s.broken) co_return;
+  if (s.broken || s.quit_sent) co_return;
   const Settings& st = *set_;
+  s.quit_sent = true;
   error_code ec = co_await s.conn->write("QUIT\r\n", st.quit_timeout);
   if (ec || st.skip_quit_response) co_return;
   Reply r;
@@ -590,16 +779,29 @@ awaitable<void> Delivery::quit(Session& s) {
 }
 
 // MAIL, all RCPTs or DATA failed: RSET, then QUIT; the recipients already
-// have their results, so errors here change nothing.
+// have their results, so errors here change nothing. A session that may be
+// cached gets only the RSET ("final RSET"), and stays cacheable if the
+// server accepts it.
 awaitable<void> Delivery::abort_transaction(Session& s) {
   const Settings& st = *set_;
-  const char* cmds = s.feat.pipelining ? "RSET\r\nQUIT\r\n" : "RSET\r\n";
+  const bool quit_too = !s.cacheable;
+  const char* cmds = quit_too && s.feat.pipelining ? "RSET\r\nQUIT\r\n" : "RSET\r\n";
+  if (quit_too && s.feat.pipelining) s.quit_sent = true;
   error_code ec = co_await s.conn->write(cmds, st.rset_timeout);
-  if (ec) co_return;
+  if (ec) {
+    s.broken = true;
+    co_return;
+  }
   Reply r;
   ec = co_await s.conn->read_reply(r, st.rset_timeout, st.reply_line_limit);
-  if (ec) co_return;
+  if (ec) {
+    s.broken = true;
+    co_return;
+  }
+  if (r.kind() != 2) s.cacheable = false;
+  if (!quit_too) co_return;
   if (!s.feat.pipelining) {
+    s.quit_sent = true;
     ec = co_await s.conn->write("QUIT\r\n", st.quit_timeout);
     if (ec) co_return;
   }
@@ -616,8 +818,7 @@ awaitable<void> Delivery::xfer(Session& s) {
                   fmt::format("message size {} exceeds size limit {} of server {}", size, s.feat.size_limit, s.namaddr),
                   "", ""},
               &s, false);
-    co_await quit(s);
-    co_return;
+    co_return;  // no transaction started: cleanup() caches the session or says QUIT
   }
   setup_done_ = util::now_double();
 
@@ -653,6 +854,7 @@ awaitable<void> Delivery::xfer(Session& s) {
     return fmt::format("host {} said: {} (in reply to {})", s.namaddr, r.text(), p.request);
   };
   auto handle = [&](Cmd& c, const Reply& r) {
+    if (r.code == 421) s.cacheable = false;  // the server is closing the session
     switch (c.kind) {
       case Kind::mail:
         if (r.kind() != 2) {
@@ -727,7 +929,12 @@ awaitable<void> Delivery::xfer(Session& s) {
   // RFC 2920: with no recipient accepted, just "." (the server already said
   // 354). With PIPELINING, QUIT goes along with the end of data.
   std::string data = nrcpt > 0 ? encode_data(msg.content, st.line_length_limit) : std::string(".\r\n");
-  if (s.feat.pipelining) data += "QUIT\r\n";
+  // A session that may go back to the cache keeps quiet after the message.
+  const bool quit_after = !s.cacheable;
+  if (s.feat.pipelining && quit_after) {
+    data += "QUIT\r\n";
+    s.quit_sent = true;
+  }
   error_code ec = co_await s.conn->write(data, st.data_xfer_timeout);
   bool lost_in_data = false;
   if (ec) {
@@ -744,6 +951,7 @@ awaitable<void> Delivery::xfer(Session& s) {
     co_return;
   }
   deliver_done_ = util::now_double();
+  if (r.code == 421) s.cacheable = false;
   if (nrcpt > 0) {
     if (r.kind() != 2) {
       mesg_fail(s, r, said(r, ph_dot));
@@ -757,7 +965,9 @@ awaitable<void> Delivery::xfer(Session& s) {
     s.broken = true;
     co_return;
   }
+  if (!quit_after) co_return;
   if (!s.feat.pipelining) {
+    s.quit_sent = true;
     ec = co_await s.conn->write("QUIT\r\n", st.quit_timeout);
     if (ec) co_return;
   }
@@ -799,13 +1009,58 @@ awaitable<void> Delivery::run() {
       if (sel.is_loop()) final_nexthop = true;
     }
     const int best_pref = sel.addrs.empty() ? 0 : sel.addrs.front().pref;
+    // The cache policy is decided at the first next hop that has addresses
+    // (Postfix smtp_cache_policy(), SMTP_MISC_FLAG_FIRST_NEXTHOP) and holds
+    // for the fallback relays too.
+    if (i == 0 && !sel.addrs.empty()) {
+      if (s.cache_destinations.match(d.host)) {
+        load_ = store_ = true;
+      } else if (s.cache_on_demand) {
+        load_ = req_.conn_load;
+        store_ = req_.conn_store;
+      }
+    }
+    std::vector<ServerAddr> addrs = std::move(sel.addrs);
+    // Servers this delivery already reached through the cache are not tried
+    // again for a later next hop (Postfix smtp_scrub_addr_list()).
+    if (load_ && !cache_used_.empty())
+      std::erase_if(addrs, [this](const ServerAddr& a) { return cache_used_.count(a.addr.str()) > 0; });
     int addr_count = 0, sess_count = 0;
-    for (size_t k = 0; k < sel.addrs.size() && left() > 0; ++k) {
-      bool last = k + 1 == sel.addrs.size();
+    // Postfix smtp_reuse_session(): cached sessions to the best MX addresses
+    // before any new connection; a server used this way leaves the list, and
+    // each counts as an address and a session.
+    if (load_) {
+      size_t k = 0;
+      while (k < addrs.size() && left() > 0 && addrs[k].pref == best_pref) {
+        std::shared_ptr<Session> sess = co_await reuse(addrs[k], d.port);
+        if (!sess) {
+          ++k;
+          continue;
+        }
+        sess->best_mx = true;
+        ++sess_count;
+        addrs.erase(addrs.begin() + static_cast<std::ptrdiff_t>(k));
+        if (sess_count == s.mx_session_limit || sess_count == s.mx_address_limit) addrs.clear();
+        final_server_ = final_nexthop && k >= addrs.size();
+        co_await xfer(*sess);
+        co_await cleanup(sess);
+        for (auto& r : rcpts_)
+          if (r.st == RState::kept) r.st = RState::pending;
+        setup_done_ = deliver_done_ = 0;
+      }
+      addr_count = sess_count;
+    }
+    for (size_t k = 0; k < addrs.size() && left() > 0; ++k) {
+      bool last = k + 1 == addrs.size();
       if (++addr_count == s.mx_address_limit) last = true;
       if (core::fault::active(core::fault::Id::no_mx_failover)) last = true;
-      const ServerAddr& a = sel.addrs[k];
-      auto sess = co_await connect(a, d.port, loop_detect);
+      const ServerAddr& a = addrs[k];
+      // Best MX addresses were looked up in the cache above; backup MX
+      // addresses are looked up here, before a new connection.
+      std::shared_ptr<Session> sess;
+      if (load_ && a.pref != best_pref) sess = co_await reuse(a, d.port);
+      const bool reused = sess != nullptr;
+      if (!sess) sess = co_await connect(a, d.port, loop_detect);
       if (!sess) {
         log::info(svc_, "{}", why_.reason);
         if (last) break;
@@ -814,16 +1069,19 @@ awaitable<void> Delivery::run() {
       sess->best_mx = a.pref == best_pref;
       // Handshake failures do not count towards the session limit.
       final_server_ = final_nexthop && last;
-      if (!co_await helo(*sess)) {
-        co_await quit(*sess);
+      bool greeted = true;
+      if (!reused) greeted = co_await helo(*sess);
+      if (!greeted) {
+        sess->cacheable = false;
       } else {
         if (++sess_count == s.mx_session_limit) last = true;
         final_server_ = final_nexthop && last;
         co_await xfer(*sess);
       }
-      sess->conn->close();
-      // smtp_cleanup_session: kept recipients try the next server; the
-      // timing of a failed session counts as set-up time for the next.
+      // smtp_cleanup_session: back to the cache, or QUIT and close; kept
+      // recipients try the next server; the timing of a failed session
+      // counts as set-up time for the next.
+      co_await cleanup(sess);
       for (auto& r : rcpts_)
         if (r.st == RState::kept) r.st = RState::pending;
       setup_done_ = deliver_done_ = 0;
@@ -882,7 +1140,10 @@ SmtpAgent::SmtpAgent(net::io_context& io, std::shared_ptr<const core::Config> cf
   impl_->random = random ? std::move(random) : default_random();
 }
 
-SmtpAgent::~SmtpAgent() = default;
+SmtpAgent::~SmtpAgent() {
+  impl_->caching = false;
+  impl_->close_cached();
+}
 
 void SmtpAgent::deliver(core::DeliveryRequest req, core::DeliveryDone done) {
   if (!req.msg || req.rcpts.empty()) {
@@ -910,6 +1171,9 @@ void SmtpAgent::reload(std::shared_ptr<const core::Config> cfg) {
   for (const auto& w : st->warnings) log::warn(impl_->transport, "{}", w);
   impl_->cfg = std::move(cfg);
   impl_->settings = std::move(st);
+  // Cached sessions said EHLO with the old settings: start afresh, as the
+  // restarted smtp and scache processes of a Postfix reload do.
+  impl_->close_cached();
   if (impl_->own_resolver) {
     impl_->resolver->reload();
     for (const auto& w : impl_->resolver->warnings()) log::warn(impl_->transport, "{}", w);
@@ -917,5 +1181,12 @@ void SmtpAgent::reload(std::shared_ptr<const core::Config> cfg) {
 }
 
 size_t SmtpAgent::active() const { return impl_->active; }
+
+size_t SmtpAgent::cached() const { return impl_->cache.size(); }
+
+void SmtpAgent::stop_caching() {
+  impl_->caching = false;
+  impl_->close_cached();
+}
 
 }  // namespace mta::smtp

@@ -28,7 +28,8 @@
 //       RCPT TO per recipient (ORCPT=, NOTIFY= with DSN), DATA; sent as one
 //       batch with PIPELINING; the message with CRLF, dot-stuffing and
 //       lines broken at $smtp_line_length_limit; then QUIT (not waiting for
-//       its reply: smtp_skip_quit_response = yes).
+//       its reply: smtp_skip_quit_response = yes), unless the session goes
+//       to the connection cache.
 //   Error policy (Postfix smtp_trouble.c): a soft failure moves on to the next
 //   address unless this is the last server (then the recipients are
 //   deferred); a hard failure bounces at once; failures before the first
@@ -52,6 +53,22 @@
 //   ("250 2.0.0 Ok: queued as X"), relay = "H[A]:port", remote_mta =
 //   "dns; H", diagnostic = "smtp; REPLY", and the connection set-up and
 //   transmission times.
+//
+//   Connection cache (Postfix 2.2+, smtp_connection_cache_on_demand): when the
+//   request says so (core::DeliveryRequest::conn_store, set by the queue
+//   manager for a destination with back-to-back or concurrent deliveries) or
+//   the next hop is in $smtp_connection_cache_destinations, a session that
+//   ends well is not closed but parked, without QUIT, under its server
+//   address, port and source address, for $smtp_connection_cache_time_limit
+//   (then QUIT). A delivery that may load from the cache (conn_load) tries
+//   the cached sessions to the best MX addresses first, then for each backup
+//   address, before connecting; a cached session must pass an RSET probe
+//   (else it is dropped and the next one or a new connection is used). A
+//   session is used for at most $smtp_connection_reuse_time_limit from its
+//   connect and $smtp_connection_reuse_count_limit reuses (0: no limit), then
+//   gets QUIT. A refusal, a 421, a lost connection, a failed final RSET or a
+//   loop keeps a session out of the cache. The result's conn_use says which
+//   use of its connection a delivery was (logged "conn_use=N" when N > 1).
 //
 //   The delivery status lines ("ID: to=<r>, relay=..., status=sent (...)")
 //   are left to the caller, which has the queue delays (core::
@@ -101,6 +118,10 @@ class SmtpAgent : public core::DeliveryAgent {
   // made its own resolver re-reads resolv.conf.
   void reload(std::shared_ptr<const core::Config> cfg);
   size_t active() const;  // deliveries in progress
+  size_t cached() const;  // idle sessions in the connection cache
+  // Shutdown: QUIT and close the cached sessions; sessions that finish
+  // later are closed instead of cached.
+  void stop_caching();
 
  private:
   struct Impl;

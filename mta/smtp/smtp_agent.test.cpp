@@ -94,6 +94,7 @@ class SmtpAgentTest : public ::testing::Test {
       req.rcpts.push_back(i);
       req.addresses.push_back(msg->env.rcpts[i].address);
     }
+    req.conn_load = req.conn_store = cache_;
     std::optional<Results> got;
     int calls = 0;
     auto t0 = std::chrono::steady_clock::now();
@@ -130,6 +131,7 @@ class SmtpAgentTest : public ::testing::Test {
   uint16_t port_ = 0;
   std::shared_ptr<core::Config> cfg_;
   std::unique_ptr<smtp::SmtpAgent> agent_;
+  bool cache_ = false;  // the queue manager's connection cache hints
 };
 
 // ---------------------------------------------------------------------------
@@ -807,4 +809,248 @@ TEST_F(SmtpAgentTest, OwnResolverFromTheSystemConfiguration) {
   r = deliver1("[127.0.0.2]");
   EXPECT_EQ(r[0].kind(), '2');
   EXPECT_EQ(mx_->connections(), 2);
+}
+
+// ---------------------------------------------------------------------------
+// Connection cache (smtp_connection_cache_on_demand and friends)
+
+namespace {
+void run_for(net::io_context& io, std::chrono::milliseconds ms) {
+  io.restart();
+  io.run_for(ms);
+}
+}  // namespace
+
+TEST_F(SmtpAgentTest, NoCachingUnlessAsked) {
+  agent();
+  deliver1();
+  deliver1();
+  EXPECT_EQ(mx_->connections(), 2);
+  EXPECT_EQ(agent_->cached(), 0u);
+  EXPECT_TRUE(mx_->sessions()[0].quit);
+}
+
+TEST_F(SmtpAgentTest, CachedConnectionIsReusedAfterAnRsetProbe) {
+  agent();
+  cache_ = true;
+  auto r1 = deliver1();
+  ASSERT_EQ(r1[0].kind(), '2');
+  EXPECT_LE(r1[0].conn_use, 1);
+  EXPECT_EQ(agent_->cached(), 1u);
+  EXPECT_FALSE(mx_->sessions()[0].quit) << "a cached session gets no QUIT";
+  auto r2 = deliver(message({"carol@example.test"}));
+  ASSERT_EQ(r2[0].kind(), '2');
+  EXPECT_EQ(r2[0].conn_use, 2);
+  EXPECT_EQ(r2[0].relay, relay("mx.example.test", "127.0.0.2"));
+  EXPECT_EQ(r2[0].reason, "250 2.0.0 Ok: queued as TEST1");
+  ASSERT_EQ(mx_->connections(), 1);
+  auto s = mx_->sessions()[0];
+  std::vector<std::string> want{"EHLO client.test",
+                                "MAIL FROM:<alice@client.test> SIZE=21",
+                                "RCPT TO:<bob@example.test> ORCPT=rfc822;bob@example.test",
+                                "DATA",
+                                "RSET",
+                                "MAIL FROM:<alice@client.test> SIZE=21",
+                                "RCPT TO:<carol@example.test> ORCPT=rfc822;carol@example.test",
+                                "DATA"};
+  EXPECT_EQ(s.commands, want);
+  EXPECT_EQ(s.data, "Subject: test\r\n\r\nhello\r\nSubject: test\r\n\r\nhello\r\n");
+  // Postfix logs the reuse: "relay=..., conn_use=2, delay=...".
+  core::Recipient rc;
+  rc.address = "carol@example.test";
+  EXPECT_NE(core::delivery_log_text(rc, r2[0], 0.5, 0, 0)
+                .find("relay=" + relay("mx.example.test", "127.0.0.2") + ", conn_use=2, delay=0.5, delays=0/0/"),
+            std::string::npos);
+  EXPECT_EQ(core::delivery_log_text(rc, r1[0], 0.5, 0, 0).find("conn_use"), std::string::npos)
+      << "a first use is not logged";
+}
+
+TEST_F(SmtpAgentTest, IdleCachedConnectionGetsQuitAfterTheCacheTimeLimit) {
+  agent("smtp_connection_cache_time_limit = 1s\n");
+  cache_ = true;
+  deliver1();
+  EXPECT_EQ(agent_->cached(), 1u);
+  run_for(io_, std::chrono::milliseconds(600));
+  EXPECT_EQ(agent_->cached(), 1u) << "still within the time limit";
+  run_for(io_, std::chrono::milliseconds(700));
+  EXPECT_EQ(agent_->cached(), 0u);
+  EXPECT_TRUE(mx_->sessions()[0].quit);
+  auto r = deliver1();
+  EXPECT_EQ(r[0].kind(), '2');
+  EXPECT_LE(r[0].conn_use, 1);
+  ASSERT_EQ(mx_->connections(), 2);
+  EXPECT_EQ(mx_->sessions()[1].commands[0], "EHLO client.test");
+}
+
+TEST_F(SmtpAgentTest, ReuseCountLimitEndsTheConnectionWithQuit) {
+  agent("smtp_connection_reuse_count_limit = 1\n");
+  cache_ = true;
+  deliver1();
+  auto r2 = deliver1();
+  EXPECT_EQ(r2[0].conn_use, 2);
+  EXPECT_EQ(agent_->cached(), 0u) << "one reuse allowed, then QUIT";
+  EXPECT_TRUE(mx_->sessions()[0].quit);
+  auto r3 = deliver1();
+  EXPECT_LE(r3[0].conn_use, 1);
+  EXPECT_EQ(mx_->connections(), 2);
+}
+
+TEST_F(SmtpAgentTest, ReuseTimeLimitCountsFromTheConnect) {
+  agent("smtp_connection_reuse_time_limit = 1s\n");
+  cache_ = true;
+  deliver1();
+  run_for(io_, std::chrono::milliseconds(1200));
+  // Postfix checks the limit when a delivery ends: this one still reuses.
+  auto r2 = deliver1();
+  EXPECT_EQ(r2[0].conn_use, 2);
+  EXPECT_EQ(agent_->cached(), 0u);
+  EXPECT_TRUE(mx_->sessions()[0].quit);
+  EXPECT_EQ(mx_->connections(), 1);
+}
+
+TEST_F(SmtpAgentTest, ServerThatClosedACachedConnectionGetsANewOne) {
+  mx_->script().close_after_dot = true;
+  agent();
+  cache_ = true;
+  deliver1();
+  EXPECT_EQ(agent_->cached(), 1u);
+  auto r = deliver1();
+  ASSERT_EQ(r[0].kind(), '2') << r[0].reason;
+  EXPECT_LE(r[0].conn_use, 1);
+  ASSERT_EQ(mx_->connections(), 2);
+  EXPECT_EQ(mx_->sessions()[1].commands[0], "EHLO client.test");
+}
+
+TEST_F(SmtpAgentTest, RejectedRsetProbeClosesTheCachedConnection) {
+  mx_->script().rset = "502 5.5.2 Error: command not recognized";
+  agent();
+  cache_ = true;
+  deliver1();
+  auto r = deliver1();
+  ASSERT_EQ(r[0].kind(), '2') << r[0].reason;
+  EXPECT_LE(r[0].conn_use, 1);
+  ASSERT_EQ(mx_->connections(), 2);
+  auto s0 = mx_->sessions()[0];
+  ASSERT_GE(s0.commands.size(), 2u);
+  EXPECT_EQ(s0.commands[s0.commands.size() - 2], "RSET");
+  EXPECT_EQ(s0.commands.back(), "QUIT");
+  EXPECT_EQ(mx_->sessions()[1].commands[0], "EHLO client.test");
+}
+
+TEST_F(SmtpAgentTest, LostConnectionDuringTheRsetProbeMeansANewConnection) {
+  mx_->scripts({[] {
+                  Script s;
+                  s.drop_at = Phase::rset;
+                  return s;
+                }(),
+                Script{}});
+  agent();
+  cache_ = true;
+  deliver1();
+  auto r = deliver1();
+  ASSERT_EQ(r[0].kind(), '2') << r[0].reason;
+  EXPECT_EQ(mx_->connections(), 2);
+}
+
+TEST_F(SmtpAgentTest, CachedConnectionsAreKeptPerServerAddress) {
+  dns_->add("other.test", "MX", "10 mx.other.test");
+  dns_->add("mx.other.test", "A", "127.0.0.3");
+  auto& other = server("127.0.0.3");
+  agent();
+  cache_ = true;
+  deliver1("example.test");
+  deliver(message({"x@other.test"}), "other.test");
+  EXPECT_EQ(agent_->cached(), 2u);
+  auto r = deliver(message({"y@other.test"}), "other.test");
+  EXPECT_EQ(r[0].conn_use, 2);
+  EXPECT_EQ(r[0].relay, relay("mx.other.test", "127.0.0.3"));
+  EXPECT_EQ(mx_->connections(), 1);
+  EXPECT_EQ(other.connections(), 1);
+  for (const auto& c : mx_->sessions()[0].commands) EXPECT_NE(c, "RSET") << "example.test's session was not touched";
+  EXPECT_EQ(other.sessions()[0].commands[4], "RSET");
+  // A relayhost-style next hop to the same address shares the session.
+  auto r4 = deliver1("[mx.example.test]");
+  EXPECT_EQ(r4[0].conn_use, 2);
+  EXPECT_EQ(mx_->connections(), 1);
+}
+
+TEST_F(SmtpAgentTest, FailedTransactionEndsWithRsetAndTheSessionStaysCached) {
+  mx_->script().rcpt = [](const std::string&) {
+    return std::string("550 5.1.1 <bob@example.test>: Recipient address rejected: User unknown");
+  };
+  agent();
+  cache_ = true;
+  auto r1 = deliver1();
+  EXPECT_EQ(r1[0].kind(), '5');
+  EXPECT_EQ(agent_->cached(), 1u);
+  auto r2 = deliver1();
+  EXPECT_EQ(r2[0].kind(), '5');
+  EXPECT_EQ(r2[0].conn_use, 2);
+  auto s = mx_->sessions()[0];
+  std::vector<std::string> want{"EHLO client.test",
+                                "MAIL FROM:<alice@client.test> SIZE=21",
+                                "RCPT TO:<bob@example.test> ORCPT=rfc822;bob@example.test",
+                                "DATA",
+                                "RSET",
+                                "RSET",
+                                "MAIL FROM:<alice@client.test> SIZE=21",
+                                "RCPT TO:<bob@example.test> ORCPT=rfc822;bob@example.test",
+                                "DATA",
+                                "RSET"};
+  EXPECT_EQ(s.commands, want) << "the final RSET, then the RSET probe";
+}
+
+TEST_F(SmtpAgentTest, RefusedSessionIsNotCached) {
+  mx_->script().greeting = "554 5.3.2 mx.test Service unavailable";
+  agent();
+  cache_ = true;
+  auto r = deliver1();
+  EXPECT_EQ(r[0].kind(), '4');
+  EXPECT_EQ(agent_->cached(), 0u);
+  mx_->script() = Script{};
+  mx_->script().dot = "421 4.3.0 mx.test closing";
+  r = deliver1();
+  EXPECT_EQ(r[0].dsn, "4.3.0");
+  EXPECT_EQ(agent_->cached(), 0u) << "a 421 means the server hangs up";
+}
+
+TEST_F(SmtpAgentTest, CacheDestinationsTurnCachingOnWithoutTheQueueManager) {
+  agent("smtp_connection_cache_destinations = example.test\n");
+  deliver1();
+  auto r = deliver1();
+  EXPECT_EQ(r[0].conn_use, 2);
+  EXPECT_EQ(mx_->connections(), 1);
+  // Other next hops neither use nor feed the cache.
+  deliver1("[mx.example.test]");
+  EXPECT_EQ(mx_->connections(), 2);
+  EXPECT_TRUE(mx_->sessions()[1].quit);
+  EXPECT_EQ(agent_->cached(), 1u);
+}
+
+TEST_F(SmtpAgentTest, OnDemandOffIgnoresTheQueueManagersHints) {
+  agent("smtp_connection_cache_on_demand = no\n");
+  cache_ = true;
+  deliver1();
+  deliver1();
+  EXPECT_EQ(mx_->connections(), 2);
+  EXPECT_EQ(agent_->cached(), 0u);
+}
+
+TEST_F(SmtpAgentTest, ReloadAndShutdownCloseCachedSessionsWithQuit) {
+  agent();
+  cache_ = true;
+  deliver1();
+  ASSERT_EQ(agent_->cached(), 1u);
+  agent_->reload(cfg_);
+  EXPECT_EQ(agent_->cached(), 0u);
+  run_for(io_, std::chrono::milliseconds(50));
+  EXPECT_TRUE(mx_->sessions()[0].quit);
+  deliver1();
+  ASSERT_EQ(agent_->cached(), 1u);
+  agent_->stop_caching();
+  EXPECT_EQ(agent_->cached(), 0u);
+  deliver1();
+  EXPECT_EQ(agent_->cached(), 0u) << "after stop_caching() nothing is parked";
+  run_for(io_, std::chrono::milliseconds(50));
+  for (const auto& s : mx_->sessions()) EXPECT_TRUE(s.quit);
 }

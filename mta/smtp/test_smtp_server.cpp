@@ -116,6 +116,7 @@ struct TestSmtpServer::State : std::enable_shared_from_this<TestSmtpServer::Stat
                  : verb == "MAIL" ? Phase::mail
                  : verb == "RCPT" ? Phase::rcpt
                  : verb == "DATA" ? Phase::data
+                 : verb == "RSET" ? Phase::rset
                  : verb == "QUIT" ? Phase::quit
                                   : Phase::none;
       if (ph != Phase::none && sc.drop_at == ph) co_return close();
@@ -173,11 +174,18 @@ struct TestSmtpServer::State : std::enable_shared_from_this<TestSmtpServer::Stat
             continue;
           }
           r = sc.dot;
+          if (sc.close_after_dot) {
+            co_await reply(c, r);
+            co_return close();
+          }
           break;
         }
+        case Phase::rset:
+          mail_ok = false;
+          r = sc.rset;
+          break;
         default:
-          if (verb == "RSET") mail_ok = false;
-          r = verb == "RSET" ? sc.rset : verb == "NOOP" ? "250 2.0.0 Ok" : "502 5.5.2 Error: command not recognized";
+          r = verb == "NOOP" ? "250 2.0.0 Ok" : "502 5.5.2 Error: command not recognized";
           break;
       }
       if (!co_await reply(c, r)) co_return;

@@ -29,7 +29,7 @@ class io_context;
 
 namespace mta::smtp::testing {
 
-enum class Phase { none, greeting, ehlo, helo, mail, rcpt, data, body, dot, quit };
+enum class Phase { none, greeting, ehlo, helo, mail, rcpt, data, body, dot, rset, quit };
 
 struct Script {
   std::string greeting = "220 mx.test ESMTP TestSMTP";
@@ -43,6 +43,7 @@ struct Script {
   std::string quit = "221 2.0.0 Bye";
   Phase drop_at = Phase::none;   // close without replying when this phase is reached
   Phase stall_at = Phase::none;  // never reply from this phase on (body: stop reading)
+  bool close_after_dot = false;  // hang up right after the reply to end of data
 };
 
 struct Recorded {

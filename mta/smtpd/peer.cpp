@@ -6,8 +6,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace mta::smtpd {
 namespace {
@@ -74,6 +77,89 @@ Peer make_peer(const core::IpAddr& ip0, unsigned port, const std::string& name, 
   p.namaddr = p.name + "[" + p.addr + "]";
   if (port_logging) p.namaddr += ":" + std::to_string(port);
   return p;
+}
+
+}  // namespace mta::smtpd
+
+namespace mta::smtpd {
+
+bool HostsNameCache::FileSig::operator==(const FileSig& o) const {
+  return exists == o.exists && dev == o.dev && ino == o.ino && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
+         mtime.tv_nsec == o.mtime.tv_nsec;
+}
+
+HostsNameCache::HostsNameCache(std::string etc) : etc_(std::move(etc)) {}
+
+void HostsNameCache::refresh() {
+  static const char* const kFiles[] = {"hosts", "nsswitch.conf", "host.conf"};
+  bool changed = !loaded_;
+  for (int i = 0; i < 3; ++i) {
+    FileSig f;
+    struct stat st;
+    if (::stat((etc_ + "/" + kFiles[i]).c_str(), &st) == 0) {
+      f.exists = true;
+      f.dev = st.st_dev;
+      f.ino = st.st_ino;
+      f.size = st.st_size;
+      f.mtime = st.st_mtim;
+    }
+    if (!(f == sig_[i])) changed = true;
+    sig_[i] = f;
+  }
+  if (changed) load();
+}
+
+void HostsNameCache::load() {
+  loaded_ = true;
+  known_.clear();
+  first_name_.clear();
+  files_first_ = false;
+  // nsswitch.conf: "hosts: files dns" -- files must come first and decide
+  // alone when it has the answer (no "[NOTFOUND=...]"-style action after it
+  // that could change that; glibc's default without the file is dns first).
+  std::ifstream ns(etc_ + "/nsswitch.conf");
+  std::string line;
+  while (std::getline(ns, line)) {
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line.erase(hash);
+    std::istringstream in(line);
+    std::string db, first, next;
+    in >> db >> first >> next;
+    if (db != "hosts:") continue;
+    files_first_ = first == "files" && (next.empty() || next[0] != '[');
+  }
+  if (!files_first_) return;
+  std::ifstream hosts(etc_ + "/hosts");
+  while (std::getline(hosts, line)) {
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line.erase(hash);
+    std::istringstream in(line);
+    std::string addr, name;
+    if (!(in >> addr >> name)) continue;
+    // IpAddr::parse also takes "[::1]" and "IPv6:::1"; glibc does not.
+    if (addr.front() == '[' || (addr.size() > 5 && (addr.compare(0, 5, "IPv6:") == 0 || addr.compare(0, 5, "ipv6:") == 0)))
+      continue;
+    auto ip = core::IpAddr::parse(addr);
+    if (!ip) continue;
+    first_name_.emplace(ip->str(), name);  // emplace keeps the first line's name
+  }
+}
+
+std::optional<std::string> HostsNameCache::find(const core::IpAddr& addr) {
+  refresh();
+  if (!files_first_) return std::nullopt;
+  auto it = known_.find(addr.unmapped().str());
+  if (it == known_.end()) return std::nullopt;
+  return it->second;
+}
+
+void HostsNameCache::learn(const core::IpAddr& addr, const std::string& name) {
+  refresh();
+  if (!files_first_) return;
+  const std::string key = addr.unmapped().str();
+  auto it = first_name_.find(key);
+  if (it == first_name_.end() || it->second != name) return;  // not (only) from /etc/hosts
+  known_[key] = name;
 }
 
 }  // namespace mta::smtpd

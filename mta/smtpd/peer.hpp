@@ -12,12 +12,27 @@
 //   is not a valid host name, it is "unknown". IPv4-mapped IPv6 addresses are
 //   shown as IPv4. lookup_client_name() blocks: the session runs it on the
 //   blocking-I/O pool. NameResolver is the seam tests use to fake it.
+//
+//   HostsNameCache remembers names that come from /etc/hosts, so that a
+//   client such as 127.0.0.1 costs no trip to the blocking pool (and no two
+//   reads of /etc/hosts) per connection. A name is cached only when the
+//   lookup cannot have used anything but /etc/hosts: nsswitch.conf's hosts
+//   line starts with "files" (no [action] after it), the address is listed
+//   in /etc/hosts, and the answer is the canonical name of its first line.
+//   Every find() checks that /etc/hosts, /etc/nsswitch.conf and
+//   /etc/host.conf are unchanged (inode, size, mtime); a change empties the
+//   cache. Names from DNS are never cached: they have TTLs, and the lookups
+//   are part of what a lab observes. (Not seen: a HOSTALIASES environment
+//   variable, which glibc applies to single-label names.)
 // PARAMETERS
 //   smtpd_peername_lookup, smtpd_client_port_logging
 #pragma once
 #include "core/net_addr.hpp"
 
+#include <ctime>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 
 namespace mta::smtpd {
@@ -36,5 +51,35 @@ struct Peer {
 };
 
 Peer make_peer(const core::IpAddr& ip, unsigned port, const std::string& name, bool port_logging);
+
+class HostsNameCache {
+ public:
+  // etc: where hosts, nsswitch.conf and host.conf are ("/etc"; tests use a
+  // temporary directory).
+  explicit HostsNameCache(std::string etc = "/etc");
+  // The client name of addr when it is known to come from /etc/hosts;
+  // nullopt: look it up (lookup_client_name) and learn() the answer.
+  std::optional<std::string> find(const core::IpAddr& addr);
+  // Remembers a looked-up name if /etc/hosts alone explains it.
+  void learn(const core::IpAddr& addr, const std::string& name);
+
+ private:
+  struct FileSig {
+    bool exists = false;
+    unsigned long long dev = 0, ino = 0;
+    long long size = 0;
+    timespec mtime{};
+    bool operator==(const FileSig& o) const;
+  };
+  void refresh();  // a few stat()s; re-reads the files when one changed
+  void load();
+
+  std::string etc_;
+  FileSig sig_[3];  // hosts, nsswitch.conf, host.conf
+  bool loaded_ = false;
+  bool files_first_ = false;
+  std::map<std::string, std::string> first_name_;  // address -> canonical name of its first line
+  std::map<std::string, std::string> known_;       // address -> name, confirmed by a lookup
+};
 
 }  // namespace mta::smtpd

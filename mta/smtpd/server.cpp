@@ -28,7 +28,8 @@ constexpr std::string_view kLog = "smtpd";
 net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acc, std::shared_ptr<detail::Core> core) {
   for (;;) {
     boost::system::error_code ec;
-    tcp::socket s = co_await acc->async_accept(net::redirect_error(net::use_awaitable, ec));
+    tcp::endpoint peer;  // filled by accept() itself
+    tcp::socket s = co_await acc->async_accept(peer, net::redirect_error(net::use_awaitable, ec));
     if (ec == net::error::operation_aborted || !acc->is_open()) co_return;
     if (ec) {
       // EMFILE and friends: Postfix's master backs off the same way.
@@ -39,7 +40,7 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acc, std::shared
       continue;
     }
     auto ex = s.get_executor();
-    util::spawn_logged(ex, detail::run_session(std::move(s), core->settings, core), "smtpd session");
+    util::spawn_logged(ex, detail::run_session(std::move(s), peer, core->settings, core), "smtpd session");
   }
 }
 

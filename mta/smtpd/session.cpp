@@ -23,14 +23,45 @@ namespace mta::smtpd::detail {
 using tcp = net::ip::tcp;
 
 // What the timeout timer and the drain may touch. The timer's completion
-// handler holds it by shared_ptr and checks `alive` and `gen`, so a stale
-// expiry never cancels a later read or reaches a finished session.
+// handler holds it by shared_ptr and checks `alive`, so it never reaches a
+// finished session.
+//
+// $smtpd_timeout runs from the start of each read or write. Cancelling and
+// re-arming a timer around every operation costs two trips through the
+// event loop per operation, so one timer wait serves many: arm() only moves
+// the deadline (and starts a wait when none is pending); when the wait ends
+// before the deadline of the operation now in progress it waits again, and
+// when no operation is in progress it stops.
 struct IoGuard {
   tcp::socket* sock = nullptr;
-  uint64_t gen = 0;
+  net::steady_timer* timer = nullptr;
   bool timed_out = false;
   bool alive = true;
+  bool busy = false;           // a read or write is in progress
+  bool timer_running = false;  // a wait is pending
+  std::chrono::steady_clock::time_point deadline;
 };
+
+namespace {
+
+void wait_for_deadline(const std::shared_ptr<IoGuard>& g) {
+  g->timer_running = true;
+  g->timer->expires_at(g->deadline);
+  g->timer->async_wait([g](const boost::system::error_code& ec) {
+    if (!g->alive) return;
+    g->timer_running = false;
+    if (ec || !g->busy) return;  // cancelled (session end), or idle: the next arm() waits again
+    if (std::chrono::steady_clock::now() < g->deadline) {
+      wait_for_deadline(g);  // the operation in progress started after this wait did
+      return;
+    }
+    g->timed_out = true;
+    boost::system::error_code ignore;
+    g->sock->cancel(ignore);
+  });
+}
+
+}  // namespace
 
 void cancel_read(Control& c) {
   if (c.guard && c.guard->alive && c.guard->sock && c.reading) {
@@ -232,8 +263,9 @@ struct CmdDef {
 
 class Session {
  public:
-  Session(tcp::socket s, std::shared_ptr<const Settings> st, std::shared_ptr<Core> core)
+  Session(tcp::socket s, tcp::endpoint peer, std::shared_ptr<const Settings> st, std::shared_ptr<Core> core)
       : sock_(std::move(s)),
+        peer_ep_(peer),
         timer_(sock_.get_executor()),
         guard_(std::make_shared<IoGuard>()),
         st_(std::move(st)),
@@ -241,6 +273,7 @@ class Session {
         ctl_(std::make_shared<Control>()),
         bare_lf_(st_->bare_lf) {
     guard_->sock = &sock_;
+    guard_->timer = &timer_;
     ctl_->guard = guard_;
   }
   ~Session() { guard_->alive = false; }
@@ -292,6 +325,7 @@ class Session {
   std::string stats() const;
 
   tcp::socket sock_;
+  tcp::endpoint peer_ep_;  // from accept(): no getpeername() per connection
   net::steady_timer timer_;
   std::shared_ptr<IoGuard> guard_;
   std::shared_ptr<const Settings> st_;
@@ -343,31 +377,38 @@ static_assert(std::size(kCommands) == 12);
 
 void Session::arm() {
   guard_->timed_out = false;
-  uint64_t gen = ++guard_->gen;
-  timer_.expires_after(std::chrono::seconds(st_->timeout));
-  timer_.async_wait([g = guard_, gen](const boost::system::error_code& ec) {
-    if (ec || !g->alive || g->gen != gen) return;
-    g->timed_out = true;
-    boost::system::error_code ignore;
-    g->sock->cancel(ignore);
-  });
+  guard_->busy = true;
+  guard_->deadline = std::chrono::steady_clock::now() + std::chrono::seconds(st_->timeout);
+  if (!guard_->timer_running) wait_for_deadline(guard_);
 }
 
-void Session::disarm() {
-  ++guard_->gen;
-  timer_.cancel();
-}
+void Session::disarm() { guard_->busy = false; }
 
 net::awaitable<bool> Session::flush() {
   if (dead_) co_return false;
   if (out_.empty()) co_return true;
+  // Replies nearly always fit in the socket's send buffer: write them now
+  // (the socket is non-blocking), without a trip through the event loop;
+  // only what does not fit waits for the client, asynchronously.
   boost::system::error_code ec;
-  arm();
-  co_await net::async_write(sock_, net::buffer(out_), net::redirect_error(net::use_awaitable, ec));
-  disarm();
+  size_t done = 0;
+  while (done < out_.size()) {
+    size_t n = sock_.write_some(net::buffer(out_.data() + done, out_.size() - done), ec);
+    if (ec) break;
+    done += n;
+  }
+  bool timed_out = false;
+  if (ec == net::error::would_block || ec == net::error::try_again) {
+    ec.clear();
+    arm();
+    co_await net::async_write(sock_, net::buffer(out_.data() + done, out_.size() - done),
+                              net::redirect_error(net::use_awaitable, ec));
+    disarm();
+    timed_out = guard_->timed_out;
+  }
   out_.clear();
-  if (guard_->timed_out || ec) {
-    if (reason_.empty()) reason_ = guard_->timed_out ? "timeout" : "lost connection";
+  if (timed_out || ec) {
+    if (reason_.empty()) reason_ = timed_out ? "timeout" : "lost connection";
     dead_ = true;
     co_return false;
   }
@@ -1043,14 +1084,22 @@ net::awaitable<void> Session::run() {
   // co_await only at function scope here: see cmd_data() on GCC 12.
   core_->sessions.insert(ctl_);
   boost::system::error_code ec;
-  tcp::endpoint ep = sock_.remote_endpoint(ec);
-  const bool connected = !ec;
+  // Non-blocking from the start: flush() writes without waiting (and Asio
+  // would set it at the first asynchronous operation anyway).
+  sock_.non_blocking(true, ec);
+  const tcp::endpoint ep = peer_ep_;
+  const bool connected = !ec && sock_.is_open();
   const core::IpAddr ip = connected ? to_ip(ep.address()) : core::IpAddr{};
   const bool lookup = connected && st_->peername_lookup;
+  const bool system_lookup = !core_->resolver;
   resolver_ = core_->resolver ? core_->resolver : NameResolver(lookup_client_name);
   const NameResolver* r = &resolver_;  // see commit_message() on lifetimes
   std::string name = "unknown";
-  if (lookup) {
+  // A name that /etc/hosts alone gives needs no trip to the blocking pool.
+  std::optional<std::string> known;
+  if (lookup && system_lookup) known = core_->names.find(ip);
+  if (known) name = *known;
+  if (lookup && !known) {
     name = co_await util::run_blocking([r, ip]() -> std::string {
       try {
         return (*r)(ip);
@@ -1058,6 +1107,7 @@ net::awaitable<void> Session::run() {
         return "unknown";  // never let a lookup failure end the session
       }
     });
+    if (system_lookup) core_->names.learn(ip, name);
   }
   const bool talk = connected && st_->relay_limit_ok;
   if (connected) {
@@ -1097,16 +1147,15 @@ net::awaitable<void> Session::run() {
   }
   mail_reset();
   disarm();
-  sock_.shutdown(tcp::socket::shutdown_both, ec);
-  sock_.close(ec);
+  sock_.close(ec);  // sends FIN (or RST if the client left input unread), as shutdown() would
   core_->sessions.erase(ctl_);
 }
 
 }  // namespace
 
-net::awaitable<void> run_session(tcp::socket sock, std::shared_ptr<const Settings> settings,
+net::awaitable<void> run_session(tcp::socket sock, tcp::endpoint peer, std::shared_ptr<const Settings> settings,
                                  std::shared_ptr<Core> core) {
-  Session s(std::move(sock), std::move(settings), std::move(core));
+  Session s(std::move(sock), peer, std::move(settings), std::move(core));
   co_await s.run();
 }
 

@@ -2,7 +2,7 @@
 //   smtpd/session - one SMTP conversation (internal to mta_smtpd)
 // SYNOPSIS
 //   auto settings = detail::Settings::make(cfg);            // once per main.cf
-//   util::spawn_logged(ex, detail::run_session(std::move(sock), settings, core), "smtpd session");
+//   util::spawn_logged(ex, detail::run_session(std::move(sock), peer, settings, core), "smtpd session");
 // DESCRIPTION
 //   Settings is everything a session reads from main.cf, parsed once per
 //   configuration (Server construction and reload) and shared read-only by
@@ -89,11 +89,14 @@ struct Core {
   const queue::QueueStore& store;
   std::function<void(const std::string&)> on_queued;
   NameResolver resolver;  // empty: lookup_client_name()
+  HostsNameCache names;   // for lookup_client_name(): names from /etc/hosts
   std::shared_ptr<const Settings> settings;
   std::set<std::shared_ptr<Control>> sessions;
 };
 
-net::awaitable<void> run_session(net::ip::tcp::socket sock, std::shared_ptr<const Settings> settings,
+// `peer`: the client's address as accept() returned it.
+net::awaitable<void> run_session(net::ip::tcp::socket sock, net::ip::tcp::endpoint peer,
+                                 std::shared_ptr<const Settings> settings,
                                  std::shared_ptr<Core> core);
 
 // Postfix escape(): C-style escapes for logging raw client input.

@@ -52,8 +52,10 @@ unsigned free_port() {
 // A blocking SMTP client that sees exactly the bytes the server sends.
 class Client {
  public:
-  explicit Client(unsigned port) {
+  // rcvbuf > 0: a small receive buffer, so that the server's replies back up.
+  explicit Client(unsigned port, int rcvbuf = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
@@ -601,6 +603,53 @@ TEST_F(SessionTest, IdleTimeout) {
   EXPECT_TRUE(c.closed());
   EXPECT_TRUE(log_has("timeout after EHLO from localhost[127.0.0.1]"));
   EXPECT_TRUE(log_has("disconnect from localhost[127.0.0.1] ehlo=1 commands=1"));
+}
+
+// The limit runs from the start of each read: a client that keeps talking
+// within it is not cut off, however long the session lasts.
+TEST_F(SessionTest, TimeoutRunsFromEachRead) {
+  start("smtpd_timeout = 1\n");
+  Client c(port_);
+  hello(c);
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(600ms);
+    EXPECT_EQ(c.cmd("NOOP"), "250 2.0.0 Ok") << i;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(c.reply(), "421 4.4.2 mx.example.test Error: timeout exceeded");
+  auto idle = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(idle, 900ms);
+  EXPECT_LE(idle, 1900ms);
+}
+
+// Replies are written at once while they fit in the socket buffer, then wait
+// for the client to read: none is lost or reordered. (Long rejected
+// recipients make 5 MB of replies, more than loopback buffers hold.)
+TEST_F(SessionTest, RepliesBeyondTheSocketBufferWaitForTheClient) {
+  start("smtpd_hard_error_limit = 100000\nsmtpd_soft_error_limit = 100000\n");
+  Client c(port_, 4096);
+  hello(c);
+  EXPECT_EQ(c.cmd("MAIL FROM:<x@example.net>"), "250 2.1.0 Ok");
+  const int n = 14000;  // replies under 512 bytes (longer ones are cut)
+  auto rcpt = [](int i) { return "u" + std::to_string(i) + std::string(300, 'x') + "@example.test"; };
+  std::thread sender([&c, &rcpt] {
+    std::string batch;
+    for (int i = 0; i < n; ++i) batch += "RCPT TO:<" + rcpt(i) + ">\r\n";
+    c.send(batch);
+  });
+  std::this_thread::sleep_for(1000ms);  // the server's writes back up meanwhile
+  int ok = 0;
+  std::string bad;
+  for (int i = 0; i < n; ++i) {
+    std::string r = c.reply();
+    bool good = r == "550 5.1.1 <" + rcpt(i) + ">: Recipient address rejected: User unknown in local recipient table";
+    ok += good;
+    if (!good && bad.empty()) bad = std::to_string(i) + ": " + r;
+  }
+  EXPECT_EQ(bad, "");
+  sender.join();
+  EXPECT_EQ(ok, n);
+  EXPECT_EQ(c.cmd("RSET"), "250 2.0.0 Ok");
 }
 
 TEST_F(SessionTest, TimeoutInsideDataLosesTheMessage) {

@@ -50,12 +50,89 @@ std::error_code fsync_dir(const std::string& dir) {
   return fsync_fd(d.get());
 }
 
+DirSync::DirSync(std::string dir) : dir_(std::move(dir)) {}
+
+DirSync::~DirSync() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+uint64_t DirSync::fsyncs() const {
+  std::lock_guard lk(mu_);
+  return fsyncs_;
+}
+
+std::error_code DirSync::fsync_now() {
+  // The open directory must still be the one at dir_ (a stat() is cheaper
+  // than opening and closing it each time): one that was removed or
+  // replaced is opened again, or its absence reported.
+  struct stat st;
+  if (::stat(dir_.c_str(), &st) != 0) {
+    auto ec = last_errno();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    return ec;
+  }
+  if (fd_ >= 0 && (st.st_dev != dev_ || st.st_ino != ino_)) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (fd_ < 0) {
+    fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) return last_errno();
+    struct stat fs;
+    if (::fstat(fd_, &fs) != 0) {
+      auto ec = last_errno();
+      ::close(fd_);
+      fd_ = -1;
+      return ec;
+    }
+    dev_ = fs.st_dev;
+    ino_ = fs.st_ino;
+  }
+  std::error_code ec = fsync_fd(fd_);
+  if (ec) {
+    // Start afresh next time (the directory may have gone away).
+    ::close(fd_);
+    fd_ = -1;
+  }
+  return ec;
+}
+
+// Tickets: a caller's rename happened before it took ticket t; an fsync that
+// starts when `requested_` is c covers every ticket up to c. A caller waits
+// until an fsync that covers its ticket has finished, starting one itself
+// when none is running. The result is that of the latest finished fsync,
+// which covers the caller too (a later success makes an earlier failure
+// harmless; a later failure is reported, to be safe).
+std::error_code DirSync::sync() {
+  std::unique_lock lk(mu_);
+  const uint64_t ticket = ++requested_;
+  while (done_ < ticket) {
+    if (running_) {
+      cv_.wait(lk);
+      continue;
+    }
+    running_ = true;
+    const uint64_t covers = requested_;
+    lk.unlock();
+    std::error_code ec = fsync_now();
+    lk.lock();
+    running_ = false;
+    ++fsyncs_;
+    done_ = covers;
+    last_ = ec;
+    cv_.notify_all();
+  }
+  return last_;
+}
+
 std::error_code read_file(const std::string& path, std::string& out) {
   UniqueFd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!f) return last_errno();
   out.clear();
   struct stat st;
-  if (::fstat(f.get(), &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
+  const bool regular = ::fstat(f.get(), &st) == 0 && S_ISREG(st.st_mode);
+  if (regular && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(f.get(), buf, sizeof buf);
@@ -65,6 +142,9 @@ std::error_code read_file(const std::string& path, std::string& out) {
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
+    // A regular file returns less than asked only at its end: no read()
+    // just to see 0 (pipes and /proc files are read until 0).
+    if (regular && static_cast<size_t>(n) < sizeof buf) break;
   }
   return {};
 }

@@ -9,6 +9,9 @@
 // SEE ALSO
 //   queue/queue_store.hpp
 #pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -51,6 +54,35 @@ std::error_code fsync_fd(int fd);
 // without timestamps; enough for a file that is then renamed into place.
 std::error_code fdatasync_fd(int fd);
 std::error_code fsync_dir(const std::string& dir);
+
+// Group commit for one directory: when sync() returns without error, every
+// rename into the directory that finished before sync() was called is on
+// disk. Callers that arrive while an fsync runs share the next one, so N
+// concurrent commits cost about two directory fsyncs, not N. The directory
+// stays open between syncs; a stat() per fsync checks that the path still
+// names it. Thread-safe; blocking.
+class DirSync {
+ public:
+  explicit DirSync(std::string dir);
+  ~DirSync();
+  DirSync(const DirSync&) = delete;
+  DirSync& operator=(const DirSync&) = delete;
+  std::error_code sync();
+  const std::string& dir() const { return dir_; }
+  uint64_t fsyncs() const;  // directory fsyncs so far (statistics, tests)
+
+ private:
+  std::error_code fsync_now();  // without the lock
+
+  std::string dir_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t requested_ = 0, done_ = 0, fsyncs_ = 0;
+  bool running_ = false;
+  std::error_code last_;
+  int fd_ = -1;  // used only by the thread that runs the fsync
+  unsigned long long dev_ = 0, ino_ = 0;  // of fd_
+};
 // Read a whole file. ENOENT etc. are returned as the error.
 std::error_code read_file(const std::string& path, std::string& out);
 // temp file in the same directory -> write -> fsync -> rename -> fsync directory.
