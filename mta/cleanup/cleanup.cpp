@@ -86,10 +86,15 @@ Status Builder::finish(const Settings& s) {
   }
   if (env.rcpts.empty()) return {false, "554 5.5.1 Error: no valid recipients", "5.5.1", "no recipients specified"};
 
-  int hops = 0;
+  // As Postfix's cleanup (++hop_count >= var_hopcount_limit): every Received:
+  // counts, this host's own included (smtpd's is already in the content;
+  // pickup's is prepended below, but Postfix's pickup sends it before the
+  // message), and $hopcount_limit of them is already a loop.
+  long long hops = local_submission ? 1 : 0;
   for (const auto& f : hb.fields)
     if (util::iequals(f.name, "Received")) ++hops;
-  if (hops > s.hopcount_limit && !core::fault::active(core::fault::Id::no_hop_limit)) return {false, "554 5.4.0 Error: too many hops", "5.4.0", "too many hops"};
+  if (hops >= s.hopcount_limit && !core::fault::active(core::fault::Id::no_hop_limit))
+    return {false, "554 5.4.0 Error: too many hops", "5.4.0", "too many hops"};
 
   int64_t now = util::now_sec();
   std::string prepend, append;

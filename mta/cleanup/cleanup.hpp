@@ -16,7 +16,8 @@
 //       $local_header_rewrite_clients, or always with always_add_missing_headers;
 //     - with recipient extraction (sendmail -t) To:, Cc: and Bcc: are added to
 //       the envelope and Bcc: is removed;
-//     - more than $hopcount_limit Received: headers is refused.
+//     - $hopcount_limit Received: headers or more, this host's own counted,
+//       is a mail loop and refused (Postfix: hop_count >= hopcount_limit).
 //   commit() blocks on fsync: the daemon runs it on the blocking-I/O pool.
 //   Nothing is acknowledged before commit() returns success.
 // DIAGNOSTICS

@@ -113,6 +113,28 @@ TEST_F(CleanupTest, TooManyHopsAndNoRecipients) {
   EXPECT_FALSE(b2.finish(s_).ok);
 }
 
+// Postfix's boundary: hopcount_limit Received: headers (50), this host's own
+// included, is already too many. smtpd puts its own header in the content;
+// a local submission gets one from cleanup, which counts as well.
+TEST_F(CleanupTest, HopcountLimitCountsThisHostsReceived) {
+  auto finish = [&](int received, bool local) {
+    cleanup::Builder b;
+    EXPECT_FALSE(b.open(*store_));
+    b.local_submission = local;
+    b.message().env.rcpts.push_back(rcpt("bob@example.test"));
+    std::string c;
+    for (int i = 0; i < received; ++i) c += "Received: from hop" + std::to_string(i) + "\n";
+    b.message().content = c + "Subject: hops\n\nbody\n";
+    return b.finish(s_);
+  };
+  EXPECT_TRUE(finish(49, false).ok);
+  auto st = finish(50, false);
+  EXPECT_FALSE(st.ok);
+  EXPECT_EQ(st.reply, "554 5.4.0 Error: too many hops");
+  EXPECT_TRUE(finish(48, true).ok);
+  EXPECT_FALSE(finish(49, true).ok);
+}
+
 TEST_F(CleanupTest, DiscardLeavesNoFile) {
   {
     cleanup::Builder b;
