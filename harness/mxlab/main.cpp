@@ -6,7 +6,7 @@
 //             [--filter GLOB] [--keep] [--run-dir DIR] [-v] PATH...
 //   mxlab list PATH...
 //   mxlab demo [--mta-bin PATH] [-j N] [--keep] [-v]
-//   mxlab selfcheck [--faults-bin PATH] [-j N] [--fault NAME]... [--report FILE] [PATH...]
+//   mxlab selfcheck [--faults-bin PATH] [-j N] [--fault NAME]... [--no-confirm] [--report FILE] [PATH...]
 //   mxlab dns ZONEFILE --listen ADDR:PORT [--log FILE]
 //   mxlab sink --listen ADDR:PORT [--rules FILE] [--rule LINE]... [--dump DIR]
 // DESCRIPTION
@@ -62,7 +62,7 @@ int usage() {
                "       mxlab list PATH...\n"
                "       mxlab demo [--mta-bin PATH] [-j N] [--keep] [-v]\n"
                "       mxlab selfcheck [--faults-bin PATH] [--mta NAME|FILE] [-j N] [--fault NAME]...\n"
-               "                 [--report FILE] [--run-dir DIR] [--keep] [PATH...]\n"
+               "                 [--no-confirm] [--report FILE] [--run-dir DIR] [--keep] [PATH...]\n"
                "       mxlab dns ZONEFILE --listen ADDR:PORT [--log FILE]\n"
                "       mxlab sink --listen ADDR:PORT [--rules FILE] [--rule LINE]... [--dump DIR]\n");
   return 64;
@@ -185,6 +185,7 @@ int main(int argc, char** argv) {
       else if (a == "--mta") ok = val(so.run.mta);
       else if (a == "--run-dir") ok = val(so.run.run_base);
       else if (a == "--keep") so.run.keep = true;
+      else if (a == "--no-confirm") so.confirm = false;
       else if (a == "-j" || a == "--jobs" || (a.size() > 2 && a.substr(0, 2) == "-j")) {
         if (a.size() > 2 && a[1] == 'j') v = a.substr(2);
         else ok = val(v);

@@ -244,30 +244,37 @@ TEST_F(RunnerEndToEndTest, SigtermStopsTheRunAndLeavesNothing) {
 }
 
 // The self-check against fake_mta: its open_relay fault is caught by the
-// relay case, its log_only fault by nothing (a hole: exit 1); the fault
-// reaches the MTA only through `mxlab run --mta-env`.
+// relay case, its log_only fault by nothing (a hole: exit 1), and its
+// no_start fault makes every case ERROR, which catches nothing (another
+// hole); the fault reaches the MTA only through `mxlab run --mta-env`.
 TEST_F(RunnerEndToEndTest, SelfcheckFindsCatchersAndHoles) {
   std::string report = dir_ + "/out/selfcheck.md";
   Output r = run("selfcheck --mta " + data_ + "/fake.xml --faults-bin " + FAKE_MTA_BIN + " --run-dir " + dir_ +
                  " -j 2 --report " + report + " " + data_ + "/selfcheck");
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("baseline: 2 cases, 2 pass, 0 did not pass"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("caught by 1: selfcheck.relay-denied"), std::string::npos) << r.out;
-  EXPECT_TRUE(r.out.find("fault log_only (2 of 2): HOLE") != std::string::npos ||
-              r.out.find("fault log_only (1 of 2): HOLE") != std::string::npos)
-      << r.out;
-  EXPECT_NE(r.out.find("2 faults, 1 caught, 1 holes (log_only)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("caught by 1 (1 area cases): selfcheck.relay-denied"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fault log_only ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("): HOLE, no case caught it"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("not counted as caught: selfcheck."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3 faults, 1 caught, 2 holes (log_only, no_start)"), std::string::npos) << r.out;
   std::string md = mxlab::model::read_file(report);
-  EXPECT_NE(md.find("| `open_relay` | relaying is accepted | 1 | selfcheck.relay-denied |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| `log_only` | logs a line that no case checks | **HOLE** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `open_relay` | relaying is accepted | 1 | selfcheck.relay-denied | 1 | - |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| `log_only` | logs a line that no case checks | **HOLE** | - | 0 | - |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `no_start` | the daemon does not start | **HOLE** | - | 0 | "), std::string::npos) << md;
+  EXPECT_NE(md.find("selfcheck.relay-denied (ERROR)"), std::string::npos) << md;
   EXPECT_NE(md.find("- FAIL `selfcheck.relay-denied`: dialog line 11: reply differs"), std::string::npos) << md;
+  // The catch was confirmed by a second run of the catcher with the fault.
+  EXPECT_NE(md.find("| confirmation | every catch run a second time"), std::string::npos) << md;
   // Only the report is left in the run directory base.
   for (const auto& e : fs::directory_iterator(dir_)) EXPECT_EQ(e.path().filename(), "out") << e.path();
 
   Output one = run("selfcheck --mta " + data_ + "/fake.xml --faults-bin " + FAKE_MTA_BIN + " --run-dir " + dir_ +
-                   " --fault open_relay --report " + report + " " + data_ + "/selfcheck");
+                   " --fault open_relay --no-confirm --report " + report + " " + data_ + "/selfcheck");
   EXPECT_EQ(one.status, 0) << one.out;
   EXPECT_NE(one.out.find("1 faults, 1 caught, 0 holes"), std::string::npos) << one.out;
+  EXPECT_NE(mxlab::model::read_file(report).find("| confirmation | none (--no-confirm)"), std::string::npos);
 }
 
 TEST_F(RunnerEndToEndTest, SelfcheckRefusesABinaryWithoutFaults) {

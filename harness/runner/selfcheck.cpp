@@ -1,5 +1,6 @@
 #include "runner/selfcheck.hpp"
 
+#include "model/case.hpp"
 #include "model/text.hpp"
 
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -83,6 +85,45 @@ RunPlan plan_runs(int jobs, size_t runs) {
   return p;
 }
 
+bool is_selfcheck_case(const std::string& id) {
+  // AREA.9NNN.name: the second component is exactly four digits, the first a 9.
+  auto a = id.find('.');
+  if (a == std::string::npos) return false;
+  auto b = id.find('.', a + 1);
+  std::string_view num = std::string_view(id).substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+  return num.size() == 4 && num[0] == '9' &&
+         std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+size_t FaultResult::caught_by_area_cases() const {
+  return static_cast<size_t>(
+      std::count_if(caught.begin(), caught.end(), [](const CaseOutcome& c) { return !is_selfcheck_case(c.id); }));
+}
+
+void confirm_catches(FaultResult& fr, const std::vector<CaseOutcome>& again) {
+  std::map<std::string, const CaseOutcome*> by_id;
+  for (const auto& c : again) by_id[c.id] = &c;
+  std::vector<CaseOutcome> kept;
+  for (auto& c : fr.caught) {
+    auto it = by_id.find(c.id);
+    if (it != by_id.end() && it->second->catches()) {
+      kept.push_back(std::move(c));
+    } else if (it != by_id.end()) {
+      fr.not_again.push_back(*it->second);
+    } else {
+      fr.not_again.push_back(CaseOutcome{c.id, "ERROR", "not in the second run's results"});
+    }
+  }
+  fr.caught = std::move(kept);
+}
+
+std::vector<std::string> SelfcheckReport::only_9nnn() const {
+  std::vector<std::string> v;
+  for (const auto& f : faults)
+    if (f.problem.empty() && !f.caught.empty() && f.caught_by_area_cases() == 0) v.push_back(f.fault.name);
+  return v;
+}
+
 std::vector<std::string> SelfcheckReport::holes() const {
   std::vector<std::string> h;
   for (const auto& f : faults)
@@ -137,7 +178,16 @@ std::string shown(const std::string& path, const std::string& repo) {
 
 std::string ids(const std::vector<CaseOutcome>& v) {
   std::vector<std::string> names;
-  for (const auto& c : v) names.push_back(c.status == "ERROR" ? c.id + " (ERROR)" : c.id);
+  for (const auto& c : v) names.push_back(c.status == "FAIL" ? c.id : c.id + " (" + c.status + ")");
+  return model::join(names, ", ");
+}
+
+// Cases that failed with the fault but do not count: "id (ERROR)" (could
+// not run) and "id (not again)" (failed once, not when run again).
+std::string not_counted(const FaultResult& f) {
+  std::vector<std::string> names;
+  for (const auto& c : f.errored) names.push_back(c.id + " (ERROR)");
+  for (const auto& c : f.not_again) names.push_back(c.id + " (not again)");
   return model::join(names, ", ");
 }
 
@@ -155,7 +205,12 @@ std::string SelfcheckReport::markdown() const {
   md << "# mxlab selfcheck\n\n";
   md << "Every fault below is a deliberate mistake compiled into the reference MTA (`cmake --preset faults`, "
         "`mta/core/fault.hpp`) and switched on by name with `MXMTA_FAULT`. A fault is caught when at least one case "
-        "that passes without it fails with it; a fault that no case catches is a hole in the suites.\n\n";
+        "that passes without it FAILs with it (or XPASSes)"
+     << (confirmed ? ", and fails again when it is run a second time with the fault" : "")
+     << "; a case that ERRORs with it (could not run)"
+     << (confirmed ? " or fails only once" : "")
+     << " is listed but does not count. A fault that no case catches is a hole in the suites. *Area cases* are "
+        "the catchers that are not 9NNN cases written for the self-check.\n\n";
   md << "| | |\n|---|---|\n";
   md << "| started | " << cell(started) << " |\n";
   md << "| MTA | " << cell(mta) << ", binary `" << cell(binary) << "` |\n";
@@ -169,8 +224,14 @@ std::string SelfcheckReport::markdown() const {
     }
   if (first) md << "no case";
   md << " (" << seconds_text(baseline_seconds) << ") |\n";
-  md << "| faults | " << faults.size() << " run, " << caught << " caught, " << holes_v.size() << " holes |\n";
+  auto only9 = only_9nnn();
+  md << "| faults | " << faults.size() << " run, " << caught << " caught, " << holes_v.size() << " holes, "
+     << only9.size() << " caught only by 9NNN cases |\n";
   md << "| parallelism | -j " << jobs << " |\n";
+  md << "| confirmation | "
+     << (confirmed ? "every catch run a second time with its fault; counted only when it fails again"
+                   : "none (--no-confirm): one run per fault")
+     << " |\n";
   md << "| total time | " << seconds_text(total_seconds) << " |\n\n";
 
   if (!base_bad.empty()) {
@@ -180,13 +241,15 @@ std::string SelfcheckReport::markdown() const {
     md << "\n";
   }
 
-  md << "## Faults\n\n| fault | what it breaks | caught by | cases | time |\n|---|---|---|---|---|\n";
+  md << "## Faults\n\n| fault | what it breaks | caught by | cases | area cases | not counted | time "
+        "|\n|---|---|---|---|---|---|---|\n";
   for (const auto& f : faults) {
     md << "| `" << f.fault.name << "` | " << cell(f.fault.what) << " | ";
-    if (!f.problem.empty()) md << "**run broken** | " << cell(f.problem);
-    else if (f.caught.empty()) md << "**HOLE** | -";
-    else md << f.caught.size() << " | " << cell(ids(f.caught));
-    md << " | " << seconds_text(f.seconds) << " |\n";
+    if (!f.problem.empty()) md << "**run broken** | " << cell(f.problem) << " | -";
+    else if (f.caught.empty()) md << "**HOLE** | - | 0";
+    else md << f.caught.size() << " | " << cell(ids(f.caught)) << " | " << f.caught_by_area_cases();
+    std::string nc = not_counted(f);
+    md << " | " << (nc.empty() ? "-" : cell(nc)) << " | " << seconds_text(f.seconds) << " |\n";
   }
   md << "\n";
   if (!holes_v.empty()) {
@@ -197,6 +260,12 @@ std::string SelfcheckReport::markdown() const {
   } else if (!faults.empty()) {
     md << "No holes: every fault was caught by at least one case.\n\n";
   }
+  if (!only9.empty()) {
+    md << "## Caught only by cases written for the self-check\n\nNo area case fails with these faults; only a "
+          "9NNN case does.\n\n";
+    for (const auto& h : only9) md << "- `" << h << "`\n";
+    md << "\n";
+  }
 
   md << "## How each fault was caught\n\n";
   for (const auto& f : faults) {
@@ -205,6 +274,18 @@ std::string SelfcheckReport::markdown() const {
     else if (f.caught.empty()) md << "Not caught.\n\n";
     for (const auto& c : f.caught) md << "- " << c.status << " `" << c.id << "`: " << md_text(c.message) << "\n";
     if (!f.caught.empty()) md << "\n";
+    if (!f.errored.empty()) {
+      md << "Errored (could not run; not counted):\n\n";
+      for (const auto& c : f.errored) md << "- ERROR `" << c.id << "`: " << md_text(c.message) << "\n";
+      md << "\n";
+    }
+    if (!f.not_again.empty()) {
+      md << "Failed once, but not when run again with the fault (not counted):\n\n";
+      for (const auto& c : f.not_again)
+        md << "- " << c.status << " the second time `" << c.id << "`"
+           << (c.message.empty() ? "" : ": " + md_text(c.message)) << "\n";
+      md << "\n";
+    }
   }
   return md.str();
 }
@@ -214,12 +295,15 @@ std::string SelfcheckReport::table() const {
   for (const auto& f : faults) w = std::max(w, f.fault.name.size());
   std::ostringstream t;
   char line[512];
-  std::snprintf(line, sizeof line, "%-*s  %-6s  %s\n", static_cast<int>(w), "fault", "caught", "cases");
+  std::snprintf(line, sizeof line, "%-*s  %-6s  %-4s  %s\n", static_cast<int>(w), "fault", "caught", "area",
+                "cases");
   t << line;
   for (const auto& f : faults) {
     std::string what = !f.problem.empty() ? "run broken: " + f.problem : f.caught.empty() ? "HOLE" : ids(f.caught);
     std::string n = f.problem.empty() ? std::to_string(f.caught.size()) : "-";
-    std::snprintf(line, sizeof line, "%-*s  %-6s  ", static_cast<int>(w), f.fault.name.c_str(), n.c_str());
+    std::string a = f.problem.empty() ? std::to_string(f.caught_by_area_cases()) : "-";
+    std::snprintf(line, sizeof line, "%-*s  %-6s  %-4s  ", static_cast<int>(w), f.fault.name.c_str(), n.c_str(),
+                  a.c_str());
     t << line << what << "\n";
   }
   return t.str();
@@ -293,6 +377,14 @@ struct Run {
   int status = -1;
 };
 
+// One `mxlab run` still to start: a fault's run over every case, or the
+// confirmation of its catches (their case files only).
+struct Work {
+  size_t fault = 0;
+  bool confirm = false;
+  std::vector<std::string> files;  // confirm: the catchers' case files
+};
+
 }  // namespace
 
 int selfcheck_command(const SelfcheckOptions& o) {
@@ -359,13 +451,14 @@ int selfcheck_command(const SelfcheckOptions& o) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
 
-  auto argv_for = [&](const std::string& fault, int jobs, const std::string& junit) {
+  auto argv_for = [&](const std::string& fault, int jobs, const std::string& junit,
+                      const std::vector<std::string>& cases) {
     std::vector<std::string> a = {o.run.self_exe, "run", "--mta", o.run.mta, "--mta-bin", abs_bin,
                                   "-j", std::to_string(jobs), "--junit", junit};
     if (!o.run.run_base.empty()) a.insert(a.end(), {"--run-dir", o.run.run_base});
     if (o.run.keep) a.push_back("--keep");
     if (!fault.empty()) a.insert(a.end(), {"--mta-env", "MXMTA_FAULT=" + fault});
-    for (const auto& p : paths) a.push_back(p);
+    for (const auto& p : cases) a.push_back(p);
     return a;
   };
   auto finish_run = [&](Run& r, int st) {
@@ -403,7 +496,7 @@ int selfcheck_command(const SelfcheckOptions& o) {
   base.junit = work + "/baseline.xml";
   base.log = work + "/baseline.log";
   base.t0 = std::chrono::steady_clock::now();
-  base.pid = start(argv_for("", rep.jobs, base.junit), base.log);
+  base.pid = start(argv_for("", rep.jobs, base.junit, paths), base.log);
   running.insert(base.pid);
   int st = 0;
   while (::waitpid(base.pid, &st, 0) < 0 && errno == EINTR) {
@@ -431,58 +524,116 @@ int selfcheck_command(const SelfcheckOptions& o) {
   for (const auto& c : bad) std::printf("  baseline %s: %s: %s\n", c.status.c_str(), c.id.c_str(), c.message.c_str());
   std::fflush(stdout);
 
-  // 2. One run per fault, sharing the jobs.
-  RunPlan plan = plan_runs(rep.jobs, chosen.size());
-  std::vector<Run> runs(chosen.size());
-  rep.faults.resize(chosen.size());
-  std::map<pid_t, size_t> by_pid;
-  size_t next = 0, done = 0;
-  while (done < chosen.size()) {
-    while (!g_stop && next < chosen.size() && by_pid.size() < static_cast<size_t>(plan.concurrent)) {
-      Run& r = runs[next];
-      r.name = chosen[next].name;
-      r.junit = work + "/" + r.name + ".xml";
-      r.log = work + "/" + r.name + ".log";
-      r.t0 = std::chrono::steady_clock::now();
-      r.pid = start(argv_for(r.name, plan.jobs, r.junit), r.log);
-      running.insert(r.pid);
-      by_pid[r.pid] = next++;
+  // The case file of each id, for confirmation runs of single cases. The
+  // baseline run has just parsed every file, so they load.
+  std::map<std::string, std::string> file_of;
+  if (o.confirm) {
+    std::string cerr_text;
+    for (const auto& f : collect_case_files(paths, cerr_text)) {
+      try {
+        file_of[model::load_case(f, o.run.repo).id] = f;
+      } catch (const std::exception&) {
+        // The baseline refused nothing; a file changed since is caught below
+        // as a catcher without a file.
+      }
     }
-    if (by_pid.empty()) break;
+  }
+
+  // 2. One run per fault, sharing the jobs; 3. the confirmation of each
+  // fault's catches, as soon as its run ends (ahead of the faults not yet
+  // started, so that results come in fault by fault).
+  RunPlan plan = plan_runs(rep.jobs, chosen.size());
+  rep.confirmed = o.confirm;
+  rep.faults.resize(chosen.size());
+  for (size_t i = 0; i < chosen.size(); ++i) rep.faults[i].fault = chosen[i];
+  std::deque<Work> pending;
+  for (size_t i = 0; i < chosen.size(); ++i) pending.push_back(Work{i, false, {}});
+  struct Active {
+    Work work;
+    Run run;
+  };
+  std::map<pid_t, Active> active;
+  size_t done = 0;
+  auto report_fault = [&](const FaultResult& fr) {
+    ++done;
+    const std::string& name = fr.fault.name;
+    if (!fr.problem.empty())
+      std::printf("fault %s (%zu of %zu): RUN BROKEN: %s\n", name.c_str(), done, chosen.size(), fr.problem.c_str());
+    else if (fr.caught.empty())
+      std::printf("fault %s (%zu of %zu): HOLE, no case caught it (%s)\n", name.c_str(), done, chosen.size(),
+                  seconds_text(fr.seconds).c_str());
+    else
+      std::printf("fault %s (%zu of %zu): caught by %zu (%zu area cases): %s (%s)\n", name.c_str(), done,
+                  chosen.size(), fr.caught.size(), fr.caught_by_area_cases(), ids(fr.caught).c_str(),
+                  seconds_text(fr.seconds).c_str());
+    if (!fr.errored.empty() || !fr.not_again.empty())
+      std::printf("  not counted as caught: %s\n", not_counted(fr).c_str());
+    std::fflush(stdout);
+  };
+  while (done < chosen.size()) {
+    while (!g_stop && !pending.empty() && active.size() < static_cast<size_t>(plan.concurrent)) {
+      Work w = std::move(pending.front());
+      pending.pop_front();
+      Run r;
+      r.name = chosen[w.fault].name;
+      std::string stem = work + "/" + r.name + (w.confirm ? ".again" : "");
+      r.junit = stem + ".xml";
+      r.log = stem + ".log";
+      r.t0 = std::chrono::steady_clock::now();
+      r.pid = start(argv_for(r.name, plan.jobs, r.junit, w.confirm ? w.files : paths), r.log);
+      running.insert(r.pid);
+      active.emplace(r.pid, Active{std::move(w), std::move(r)});
+    }
+    if (active.empty()) break;
     pid_t pid = ::waitpid(-1, &st, 0);
     if (pid < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    auto it = by_pid.find(pid);
-    if (it == by_pid.end()) continue;
-    size_t i = it->second;
-    by_pid.erase(it);
+    auto it = active.find(pid);
+    if (it == active.end()) continue;
+    Active a = std::move(it->second);
+    active.erase(it);
     running.erase(pid);
-    Run& r = runs[i];
-    finish_run(r, st);
-    FaultResult& fr = rep.faults[i];
-    fr.fault = chosen[i];
-    fr.seconds = r.seconds;
-    auto outcomes = read_outcomes(r, fr.problem);
-    for (const auto& c : outcomes)
-      if (c.failed() && base_pass.count(c.id)) fr.caught.push_back(c);
-    ++done;
-    if (!fr.problem.empty())
-      std::printf("fault %s (%zu of %zu): RUN BROKEN: %s\n", r.name.c_str(), done, chosen.size(), fr.problem.c_str());
-    else if (fr.caught.empty())
-      std::printf("fault %s (%zu of %zu): HOLE, no case caught it (%s)\n", r.name.c_str(), done, chosen.size(),
-                  seconds_text(r.seconds).c_str());
-    else
-      std::printf("fault %s (%zu of %zu): caught by %zu: %s (%s)\n", r.name.c_str(), done, chosen.size(),
-                  fr.caught.size(), ids(fr.caught).c_str(), seconds_text(r.seconds).c_str());
-    std::fflush(stdout);
+    if (g_stop) continue;
+    finish_run(a.run, st);
+    FaultResult& fr = rep.faults[a.work.fault];
+    fr.seconds += a.run.seconds;
+    std::string broke;
+    auto outcomes = read_outcomes(a.run, broke);
+    if (!a.work.confirm) {
+      fr.problem = broke;
+      for (const auto& c : outcomes) {
+        if (!base_pass.count(c.id)) continue;
+        if (c.catches()) fr.caught.push_back(c);
+        else if (c.errored()) fr.errored.push_back(c);
+      }
+      if (fr.problem.empty() && o.confirm && !fr.caught.empty()) {
+        Work again{a.work.fault, true, {}};
+        std::vector<CaseOutcome> no_file;
+        for (const auto& c : fr.caught) {
+          auto f = file_of.find(c.id);
+          if (f != file_of.end()) again.files.push_back(f->second);
+          else no_file.push_back(CaseOutcome{c.id, "ERROR", "its case file was not found again"});
+        }
+        if (!again.files.empty()) {
+          pending.push_front(std::move(again));
+          continue;  // reported when the confirmation ends
+        }
+        confirm_catches(fr, no_file);
+      }
+    } else if (!broke.empty()) {
+      fr.problem = "the confirmation run broke: " + broke;
+    } else {
+      confirm_catches(fr, outcomes);
+    }
+    report_fault(fr);
   }
   if (g_stop) {
-    while (!by_pid.empty()) {
+    while (!active.empty()) {
       pid_t pid = ::waitpid(-1, &st, 0);
       if (pid < 0 && errno != EINTR) break;
-      by_pid.erase(pid);
+      active.erase(pid);
     }
     cleanup();
     return 128 + g_stop;
@@ -491,9 +642,15 @@ int selfcheck_command(const SelfcheckOptions& o) {
 
   std::printf("\n%s", rep.table().c_str());
   auto holes = rep.holes();
-  std::printf("\n%zu faults, %zu caught, %zu holes%s; baseline %zu of %zu passed; total time %s\n", rep.faults.size(),
-              rep.faults.size() - holes.size(), holes.size(),
-              holes.empty() ? "" : (" (" + model::join(holes, ", ") + ")").c_str(), base_pass.size(),
+  auto only9 = rep.only_9nnn();
+  std::printf("\n%zu faults, %zu caught, %zu holes%s, %zu caught only by 9NNN cases%s; baseline %zu of %zu passed; "
+              "total time %s\n",
+              rep.faults.size(),
+              static_cast<size_t>(std::count_if(rep.faults.begin(), rep.faults.end(),
+                                                [](const FaultResult& f) { return !f.caught.empty(); })),
+              holes.size(),
+              holes.empty() ? "" : (" (" + model::join(holes, ", ") + ")").c_str(), only9.size(),
+              only9.empty() ? "" : (" (" + model::join(only9, ", ") + ")").c_str(), base_pass.size(),
               rep.baseline.size(), seconds_text(rep.total_seconds).c_str());
   try {
     std::error_code ec;

@@ -13,9 +13,11 @@
 //   domain "defer.test" in /var/spool/mxmta/queue.jsonl (postqueue -j
 //   lines), logs to /var/log/maillog, and takes its time from time(2), so
 //   libfaketime moves its clock.
-//   For the self-check's own test it has two deliberate faults, chosen with
-//   MXMTA_FAULT as mxmta's are and listed by `fake_mta faults`: open_relay
-//   (relaying is accepted) and log_only (a log line nobody checks: the hole).
+//   For the self-check's own test it has three deliberate faults, chosen
+//   with MXMTA_FAULT as mxmta's are and listed by `fake_mta faults`:
+//   open_relay (relaying is accepted), log_only (a log line nobody checks:
+//   the hole) and no_start (the daemon exits at once: every case ERRORs,
+//   which must not count as catching it).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -227,11 +229,16 @@ int main(int argc, char** argv) {
   g_confdir = argc > 2 ? argv[2] : "/etc/mxmta";
   load_conf();
   if (cmd == "faults") {
-    std::cout << "open_relay\trelaying is accepted\nlog_only\tlogs a line that no case checks\n";
+    std::cout << "open_relay\trelaying is accepted\nlog_only\tlogs a line that no case checks\n"
+                 "no_start\tthe daemon does not start\n";
     return 0;
   }
   if (cmd == "serve") {
     if (fault("log_only")) log("deliberate fault log_only");
+    if (fault("no_start")) {
+      std::cerr << "fake_mta: fatal: deliberate fault no_start\n";
+      return 1;
+    }
     return serve();
   }
   if (cmd == "sendmail") {
