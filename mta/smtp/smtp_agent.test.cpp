@@ -1062,7 +1062,9 @@ TEST_F(SmtpAgentTest, CachedConnectionsAreKeptPerServerAddress) {
   EXPECT_EQ(r[0].relay, relay("mx.other.test", "127.0.0.3"));
   EXPECT_EQ(mx_->connections(), 1);
   EXPECT_EQ(other.connections(), 1);
-  for (const auto& c : mx_->sessions()[0].commands) EXPECT_NE(c, "RSET") << "example.test's session was not touched";
+  // sessions() returns a copy: name it, or the range-for walks a destroyed temporary (ASan).
+  const auto mx_sessions = mx_->sessions();
+  for (const auto& c : mx_sessions[0].commands) EXPECT_NE(c, "RSET") << "example.test's session was not touched";
   EXPECT_EQ(other.sessions()[0].commands[4], "RSET");
   // A relayhost-style next hop to the same address shares the session.
   auto r4 = deliver1("[mx.example.test]");
