@@ -2,6 +2,7 @@
 
 #include "model/text.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <map>
@@ -381,10 +382,26 @@ std::vector<QueueEntry> parse_smtpctl_queue(const std::string& text) {
   return out;
 }
 
+// A lister walks the queue directories one after another (Postfix's showq:
+// incoming, active, deferred, hold ...), so a message that moves while it
+// runs (active/ to deferred/ after a failed attempt) can be listed twice. A
+// queue id names one message: the later entry is where the message went.
+std::vector<QueueEntry> dedupe_by_id(std::vector<QueueEntry> in) {
+  std::vector<QueueEntry> out;
+  for (auto& e : in) {
+    auto same = std::find_if(out.begin(), out.end(), [&](const QueueEntry& o) {
+      return !e.queue_id.empty() && o.queue_id == e.queue_id;
+    });
+    if (same != out.end()) *same = std::move(e);
+    else out.push_back(std::move(e));
+  }
+  return out;
+}
+
 std::vector<QueueEntry> parse_queue(const std::string& parser, const std::string& text) {
-  if (parser == "postqueue-json") return parse_postqueue_json(text);
-  if (parser == "exim-bp") return parse_exim_bp(text);
-  if (parser == "smtpctl-queue") return parse_smtpctl_queue(text);
+  if (parser == "postqueue-json") return dedupe_by_id(parse_postqueue_json(text));
+  if (parser == "exim-bp") return dedupe_by_id(parse_exim_bp(text));
+  if (parser == "smtpctl-queue") return dedupe_by_id(parse_smtpctl_queue(text));
   throw std::runtime_error("unknown queue parser \"" + parser + "\"");
 }
 

@@ -24,6 +24,18 @@ TEST_F(QueueTest, ParsesPostqueueJson) {
   EXPECT_TRUE(parse_postqueue_json("").empty());
 }
 
+// A message that moved from active/ to deferred/ while postqueue walked the
+// directories is listed twice; it is one message, where it went last.
+TEST_F(QueueTest, MessageListedInTwoQueuesCountsOnce) {
+  const std::string line = "{\"queue_name\": \"%Q\", \"queue_id\": \"D160AA84D61\", \"arrival_time\": 1, "
+                           "\"message_size\": 2, \"forced_expire\": false, \"sender\": \"a@b\", \"recipients\": []}\n";
+  auto with = [&](const std::string& q) { return std::string(line).replace(line.find("%Q"), 2, q); };
+  auto q = parse_queue("postqueue-json", with("active") + with("deferred"));
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].queue_name, "deferred");
+  EXPECT_EQ(parse_postqueue_json(with("active") + with("deferred")).size(), 2u);
+}
+
 // `exim -bp` as Exim 4.96 prints it, followed by message logs the way the
 // exim adapter's queue command appends them (tail -v style headers).
 TEST_F(QueueTest, ParsesEximBpWithMessageLogs) {

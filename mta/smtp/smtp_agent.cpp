@@ -957,8 +957,15 @@ awaitable<void> Delivery::xfer(Session& s) {
       mesg_fail(s, r, said(r, ph_dot));
     } else {
       Why ok{r.dsn, r.text(), s.host, r.text()};
-      for (auto& rc : rcpts_)
-        if (rc.st == RState::pending) set_result(rc, ok, &s, false);
+      for (auto& rc : rcpts_) {
+        if (rc.st != RState::pending) continue;
+        set_result(rc, ok, &s, false);
+        // Postfix smtp_rcpt_done(): an SMTP server took the recipient as a
+        // relay would ("relayed", RFC 3464 2.3.3); when it offered DSN, the
+        // NOTIFY went on with the RCPT and the success report is its job.
+        rc.result.action = "relayed";
+        rc.result.next_hop_dsn = s.feat.dsn;
+      }
     }
   }
   if (lost_in_data) {

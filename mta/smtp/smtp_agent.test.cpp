@@ -231,6 +231,55 @@ TEST_F(SmtpAgentTest, DsnParametersAndEightBit) {
   EXPECT_EQ(mx_->sessions()[1].commands[2], "RCPT TO:<bob@example.test>");
 }
 
+// Postfix smtp_rcpt_done(): every recipient an SMTP server accepted is
+// "relayed"; whether the server offered DSN (and so got NOTIFY) decides who
+// sends the success report (RFC 3461 6.2.1).
+TEST_F(SmtpAgentTest, SuccessSaysRelayedAndWhetherTheServerOfferedDsn) {
+  agent();
+  auto m = message({"bob@example.test", "carol@example.test"});
+  m->env.rcpts[0].notify = core::notify_success;
+  auto r = deliver(m);
+  ASSERT_EQ(r.size(), 2u);
+  for (const auto& x : r) {
+    EXPECT_EQ(x.kind(), '2');
+    EXPECT_EQ(x.action, "relayed");
+    EXPECT_TRUE(x.next_hop_dsn);
+  }
+  EXPECT_EQ(mx_->sessions()[0].commands[2], "RCPT TO:<bob@example.test> ORCPT=rfc822;bob@example.test NOTIFY=SUCCESS");
+
+  // No DSN in the EHLO reply: NOTIFY stays here, and so does the report.
+  mx_->script().ehlo = "250-mx.test\n250-PIPELINING\n250 ENHANCEDSTATUSCODES";
+  r = deliver(m);
+  ASSERT_EQ(r.size(), 2u);
+  for (const auto& x : r) {
+    EXPECT_EQ(x.kind(), '2');
+    EXPECT_EQ(x.action, "relayed");
+    EXPECT_FALSE(x.next_hop_dsn);
+    EXPECT_EQ(x.remote_mta, "dns; mx.example.test");
+    EXPECT_EQ(x.diagnostic, "smtp; 250 2.0.0 Ok: queued as TEST1");
+  }
+  EXPECT_EQ(mx_->sessions()[1].commands[2], "RCPT TO:<bob@example.test>");
+
+  // HELO (no ESMTP at all): no DSN either.
+  mx_->script().ehlo = "502 5.5.2 Error: command not recognized";
+  r = deliver(m);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].kind(), '2');
+  EXPECT_FALSE(r[0].next_hop_dsn);
+
+  // A failed recipient is neither relayed nor reported as passed on.
+  mx_->script().ehlo = Script{}.ehlo;
+  mx_->script().rcpt = [](const std::string& line) -> std::string {
+    return line.find("carol@") != std::string::npos ? "550 5.1.1 <carol@example.test>: User unknown" : "250 2.1.5 Ok";
+  };
+  r = deliver(m);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_TRUE(r[0].next_hop_dsn);
+  EXPECT_EQ(r[1].kind(), '5');
+  EXPECT_EQ(r[1].action, "");
+  EXPECT_FALSE(r[1].next_hop_dsn);
+}
+
 TEST_F(SmtpAgentTest, NullSenderAndRoutedAddress) {
   agent();
   auto m = message({"bob@example.test"});
