@@ -3,6 +3,7 @@
 #include "dns/resolver.hpp"
 #include "dns/test_dns_server.hpp"
 #include "smtp/test_smtp_server.hpp"
+#include "util/log.hpp"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <optional>
 
 using namespace mta;
@@ -315,6 +317,51 @@ TEST_F(SmtpAgentTest, RecipientRejectedOthersDelivered) {
   EXPECT_EQ(r[2].reason,
             "host mx.example.test[127.0.0.2] said: 452 4.5.3 Error: too many recipients (in reply to RCPT TO command)");
   EXPECT_FALSE(r[2].dead_destination);
+}
+
+// Postfix smtp_chat_resp: a line without a reply code is kept and the next
+// line completes the reply; with PIPELINING each such line is warned about
+// (it can make a pipelined reply count for the wrong command), without it
+// not.
+TEST_F(SmtpAgentTest, GarbageInRepliesIsKeptAndWarnedAboutWithPipelining) {
+  const std::string maillog = dir_ + "/maillog";
+  struct LogTo {  // the log goes to a file for this test only, whatever fails
+    log::Target saved = log::target();
+    explicit LogTo(const std::string& file) { log::configure({"smtp-test", "mxmta", "client", file, false, true}); }
+    ~LogTo() { log::configure(saved); }
+  } log_to(maillog);
+  auto read_log = [&maillog] {
+    std::ifstream in(maillog);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  mx_->script().rcpt = [](const std::string&) -> std::string {
+    return "25X garbage\n550-5.1.1 <bob@example.test>: no such user\n5.1.1 here\n550 5.1.1 bye";
+  };
+  agent();
+  auto r = deliver1();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].dsn, "5.1.1");
+  EXPECT_EQ(r[0].reason,
+            "host mx.example.test[127.0.0.2] said: 25X garbage 550-5.1.1 <bob@example.test>: no such user 5.1.1 "
+            "here 550 5.1.1 bye (in reply to RCPT TO command)");
+  std::string text = read_log();
+  EXPECT_NE(text.find("mxmta/smtp[" + std::to_string(::getpid()) + "]: warning: 4A1B2C3D4E: non-ESMTP response from " +
+                      relay("mx.example.test", "127.0.0.2") + ": 25X garbage\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("warning: 4A1B2C3D4E: non-ESMTP response from " + relay("mx.example.test", "127.0.0.2") +
+                      ": 5.1.1 here\n"),
+            std::string::npos)
+      << text;
+
+  // The same server without PIPELINING: the same result, no warning.
+  std::ofstream(maillog, std::ios::trunc).close();
+  mx_->script().ehlo = "250-mx.test\n250-SIZE 10240000\n250 8BITMIME";
+  r = deliver1();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].dsn, "5.1.1");
+  text = read_log();
+  EXPECT_EQ(text.find("non-ESMTP"), std::string::npos) << text;
 }
 
 TEST_F(SmtpAgentTest, MailFromRejectedBouncesAllAndResets) {
