@@ -281,7 +281,14 @@ std::vector<QueueEntry> parse_exim_bp(const std::string& text) {
       if (d == std::string::npos) continue;
       auto words = model::split_words(line.substr(0, d));
       if (words.size() < 3) continue;
+      // An address made by redirection (an alias to "|command", a file or
+      // another address) is logged as "child <original>"; -bp lists the
+      // original, so the deferral belongs to the last <...> word before the
+      // router (the top-level parent; the child itself may hold spaces).
       std::string addr = words[2];
+      for (size_t i = 3; i < words.size() && !model::starts_with(words[i], "R="); ++i)
+        if (words[i].size() > 2 && words[i].front() == '<' && words[i].back() == '>')
+          addr = words[i].substr(1, words[i].size() - 2);
       auto close = line.find(')', d);
       if (close == std::string::npos) continue;
       std::string reason = line.substr(close + 1);

@@ -77,6 +77,21 @@ TEST_F(QueueTest, ParsesEximBpWithMessageLogs) {
   ASSERT_EQ(q[1].recipients.size(), 1u);
   EXPECT_EQ(q[1].recipients[0].address, "q@y.example");
 
+  // A deferral of an alias's "|command" is logged for the child address,
+  // followed by the original recipient that -bp lists.
+  auto piped = parse_exim_bp(
+      " 0m   302 1xXwIr-00000S-21 <buyer@outside.test>\n"
+      "          tickets@example.com\n"
+      "\n"
+      "==> 1xXwIr-00000S-21 <==\n"
+      "2026-11-30 08:00:01 |/bin/sh /tmp/deliver.sh <tickets@example.com> R=system_aliases T=address_pipe defer (0): "
+      "Child process of address_pipe transport returned 75 (could mean temporary error) from command: /bin/sh\n");
+  ASSERT_EQ(piped.size(), 1u);
+  EXPECT_EQ(piped[0].queue_name, "deferred");
+  ASSERT_EQ(piped[0].recipients.size(), 1u);
+  EXPECT_EQ(piped[0].recipients[0].delay_reason,
+            "Child process of address_pipe transport returned 75 (could mean temporary error) from command: /bin/sh");
+
   EXPECT_TRUE(parse_exim_bp("").empty());
   // A 4.97+ id (6-11-4) is a message id too.
   EXPECT_EQ(parse_exim_bp(" 3h   1.2M 1rJKZO-00000000Fxy-0Ldr <s@x>\n          r@x\n")[0].message_size, 1258291);
