@@ -15,7 +15,16 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
 endif()
 if(MX_ENABLE_ASAN)
   target_compile_options(mx_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
-  target_link_options(mx_options INTERFACE -fsanitize=address,undefined)
+  # The runtimes are linked statically: a lab host runs mxmta with
+  # LD_PRELOAD=libfaketime, and a shared libasan must come first in the
+  # library list ("ASan runtime does not come first"). Preloading libasan as
+  # well is no way out: mxmta's children (sh, local delivery commands) would
+  # inherit it, and uninstrumented programs with libasan and libfaketime
+  # preloaded hang at start-up.
+  target_link_options(mx_options INTERFACE -fsanitize=address,undefined -static-libasan -static-libubsan)
+  # Sanitizer defaults for every executable (why: see the file).
+  target_sources(mx_options INTERFACE
+    $<$<STREQUAL:$<TARGET_PROPERTY:TYPE>,EXECUTABLE>:${CMAKE_CURRENT_LIST_DIR}/asan_default_options.cpp>)
 endif()
 if(MX_FAULTS)
   target_compile_definitions(mx_options INTERFACE MX_FAULTS=1)

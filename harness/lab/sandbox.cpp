@@ -69,7 +69,8 @@ int wait_status(pid_t pid) {
 }
 
 // The supervisor: becomes the owner of the topology's namespaces.
-[[noreturn]] void supervisor(const std::function<int()>& body, const std::string& run_dir, uid_t uid, gid_t gid) {
+[[noreturn]] void supervisor(const std::function<int()>& body, const std::string& run_dir, uid_t uid, gid_t gid,
+                             int pid1_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (!g_root) {
     if (::unshare(CLONE_NEWUSER) != 0) supervisor_fail(run_dir, "unshare(CLONE_NEWUSER)");
@@ -87,6 +88,7 @@ int wait_status(pid_t pid) {
   pid_t pid1 = ::fork();
   if (pid1 < 0) supervisor_fail(run_dir, "fork");
   if (pid1 == 0) {
+    ::close(pid1_fd);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
       supervisor_fail(run_dir, "mounting /proc for the topology's PID namespace");
@@ -105,6 +107,10 @@ int wait_status(pid_t pid) {
     std::fflush(nullptr);
     ::_exit(code);
   }
+  // The harness waits for the namespace's PID 1 too: killed with the
+  // supervisor, it is still taking the namespace's processes down.
+  (void)!::write(pid1_fd, &pid1, sizeof pid1);
+  ::close(pid1_fd);
   int st = wait_status(pid1);
   ::_exit(st < 0 ? 70 : st);
 }
@@ -142,12 +148,37 @@ int run_supervised(const std::function<int()>& body, const std::string& run_dir,
   uid_t uid = ::geteuid();
   gid_t gid = ::getegid();
   std::fflush(nullptr);
+  int pfd[2];
+  if (::pipe2(pfd, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   pid_t sup = ::fork();
   if (sup < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (sup == 0) supervisor(body, run_dir, uid, gid);
+  if (sup == 0) {
+    ::close(pfd[0]);
+    supervisor(body, run_dir, uid, gid, pfd[1]);
+  }
+  ::close(pfd[1]);
   track(sup, true);
   int st = wait_status(sup);
   track(sup, false);
+  // When PID 1 of a PID namespace ends, the kernel kills the namespace's
+  // other processes and PID 1 is gone only once they are. If the supervisor
+  // was killed, that may still be under way: wait for it (bounded), so that
+  // nothing of the topology outlives this call.
+  pid_t pid1 = 0;
+  if (::read(pfd[0], &pid1, sizeof pid1) == static_cast<ssize_t>(sizeof pid1) && pid1 > 0) {
+    for (int i = 0; i < 500; ++i) {
+      std::string stat;
+      try {
+        stat = model::read_file("/proc/" + std::to_string(pid1) + "/stat");
+      } catch (...) {
+        break;  // gone
+      }
+      auto rp = stat.rfind(')');
+      if (rp == std::string::npos || rp + 2 >= stat.size() || stat[rp + 2] == 'Z') break;
+      ::usleep(10000);
+    }
+  }
+  ::close(pfd[0]);
   if (supervisor_error) {
     try {
       *supervisor_error = std::string(model::trim(model::read_file(run_dir + "/supervisor.err")));

@@ -215,8 +215,9 @@ int main(int argc, char** argv) {
     o.mta = "reference";
     o.paths = {o.repo + "/suites/seed"};
     o.junit = o.repo + "/reports/out/demo-junit.xml";
-    std::printf("mxlab demo: %s on fixtures/topologies/seed-intranet.xml against the reference MTA\n",
-                (o.repo + "/suites/seed").c_str());
+    std::printf("mxlab demo: suites/seed on fixtures/topologies/seed-intranet.xml against the reference MTA\n"
+                "            (repository %s)\n",
+                o.repo.c_str());
     return mxlab::runner::run_command(o);
   }
   return usage();

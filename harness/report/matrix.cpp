@@ -31,6 +31,10 @@ struct Grid {
   std::vector<std::string> profiles;
   std::map<std::pair<std::string, std::string>, std::map<Status, int>> by_profile;  // (profile, mta)
   size_t cases = 0;
+  // Time per MTA: the sum of its cases' durations and its slowest case.
+  std::map<std::string, double> seconds;
+  std::map<std::string, const CaseResult*> slowest;
+  bool timed = false;  // some result has a duration
 };
 
 std::string first_line(const std::string& s, size_t max = 200) {
@@ -95,6 +99,10 @@ Grid make_grid(const std::vector<CaseResult>& results, const std::vector<std::st
         std::string profile = row.profile.empty() ? "-" : row.profile;
         if (std::find(g.profiles.begin(), g.profiles.end(), profile) == g.profiles.end()) g.profiles.push_back(profile);
         ++g.by_profile[{profile, g.mtas[c]}][r->status];
+        g.seconds[g.mtas[c]] += r->seconds;
+        if (r->seconds > 0) g.timed = true;
+        const CaseResult*& slow = g.slowest[g.mtas[c]];
+        if (!slow || r->seconds > slow->seconds) slow = r;
         std::string t = note_text(*r);
         if (t.empty()) continue;
         auto n = note_index.find(t);
@@ -155,6 +163,26 @@ std::string lower(const char* s) {
   return o;
 }
 
+// "1234 s (20 min 34 s)": seconds for sorting by eye, minutes for reading.
+std::string duration(double secs) {
+  long long s = static_cast<long long>(secs + 0.5);
+  std::string o = std::to_string(s) + " s";
+  if (s >= 60) o += " (" + std::to_string(s / 60) + " min " + std::to_string(s % 60) + " s)";
+  return o;
+}
+
+std::string made_line(const Grid& g, const MatrixInfo& info) {
+  std::string made = std::to_string(g.cases) + " case" + (g.cases == 1 ? "" : "s") + " by " +
+                     std::to_string(g.mtas.size()) + " MTA" + (g.mtas.size() == 1 ? "" : "s");
+  if (!info.generated.empty()) made += ", " + info.generated;
+  if (info.wall_seconds > 0) made += ", wall time " + duration(info.wall_seconds);
+  return made;
+}
+
+const char* kTimeNote =
+    "Time in cases: the sum of the durations of the MTA's cases (the MTAs share the run's -j slots, so these "
+    "add up to about the wall time times the slots in use).";
+
 const char* kLegend =
     "PASS passed; FAIL failed; SKIP unsupported by this MTA or here (the note says why); XFAIL failed as "
     "expected; XPASS passed although expected to fail; ERROR could not run; - not run.";
@@ -177,10 +205,8 @@ std::string matrix_markdown(const std::vector<CaseResult>& results, const std::v
                             const MatrixInfo& info) {
   Grid g = make_grid(results, mtas);
   std::string o = "# " + info.title + "\n\n";
-  std::string made = std::to_string(g.cases) + " case" + (g.cases == 1 ? "" : "s") + " by " +
-                     std::to_string(g.mtas.size()) + " MTA" + (g.mtas.size() == 1 ? "" : "s");
+  std::string made = made_line(g, info);
   if (!info.command.empty()) made = "`" + info.command + "`: " + made;
-  if (!info.generated.empty()) made += ", " + info.generated;
   o += made + ".\n\n" + kLegend + "\n\n";
 
   auto header = [&](const std::string& first) {
@@ -203,6 +229,15 @@ std::string matrix_markdown(const std::vector<CaseResult>& results, const std::v
   for (const auto& p : g.profiles)
     for (const auto& m : g.mtas)
       if (g.by_profile.count({p, m})) o += "| " + md(p) + " | " + md(m) + " |" + counts(g.by_profile[{p, m}]);
+  if (g.timed) {
+    o += "\n## Time by MTA\n\n" + std::string(kTimeNote) +
+         "\n\n| MTA | time in cases | slowest case |\n|---|---:|---|\n";
+    for (const auto& m : g.mtas) {
+      const CaseResult* s = g.slowest[m];
+      o += "| " + md(m) + " | " + duration(g.seconds[m]) + " | " +
+           (s ? md(s->id) + " (" + duration(s->seconds) + ")" : std::string("-")) + " |\n";
+    }
+  }
 
   for (const auto& area : g.areas) {
     const auto& rows = g.rows[area];
@@ -252,10 +287,7 @@ std::string matrix_html(const std::vector<CaseResult>& results, const std::vecto
       "</style>\n</head>\n<body>\n<h1>" +
       html(info.title) + "</h1>\n<p>";
   if (!info.command.empty()) o += "<code>" + html(info.command) + "</code>: ";
-  o += std::to_string(g.cases) + " case" + (g.cases == 1 ? "" : "s") + " by " + std::to_string(g.mtas.size()) +
-       " MTA" + (g.mtas.size() == 1 ? "" : "s");
-  if (!info.generated.empty()) o += ", " + html(info.generated);
-  o += ".</p>\n<p>" + html(kLegend) + "</p>\n";
+  o += html(made_line(g, info)) + ".</p>\n<p>" + html(kLegend) + "</p>\n";
 
   auto header = [&](bool profile) {
     std::string h = "<tr>" + std::string(profile ? "<th>profile</th>" : "") + "<th>MTA</th>";
@@ -275,6 +307,16 @@ std::string matrix_html(const std::vector<CaseResult>& results, const std::vecto
       if (g.by_profile.count({p, m}))
         o += "<tr><td>" + html(p) + "</td><td>" + html(m) + "</td>" + counts(g.by_profile[{p, m}]);
   o += "</table>\n";
+  if (g.timed) {
+    o += "<h2>Time by MTA</h2>\n<p>" + html(kTimeNote) +
+         "</p>\n<table>\n<tr><th>MTA</th><th>time in cases</th><th>slowest case</th></tr>\n";
+    for (const auto& m : g.mtas) {
+      const CaseResult* s = g.slowest[m];
+      o += "<tr><td>" + html(m) + "</td><td class=\"n\">" + html(duration(g.seconds[m])) + "</td><td>" +
+           (s ? html(s->id) + " (" + html(duration(s->seconds)) + ")" : std::string("-")) + "</td></tr>\n";
+    }
+    o += "</table>\n";
+  }
 
   for (const auto& area : g.areas) {
     const auto& rows = g.rows[area];

@@ -10,7 +10,10 @@
 //   PASS carries a note number; the notes list the reason (why it was
 //   skipped) or the evidence (the failed step, its message, expected and
 //   actual, first lines). Identical reasons share one note. Totals per MTA
-//   and per profile and MTA come first.
+//   and per profile and MTA come first; then, when the results carry
+//   durations, the time per MTA (the sum of its cases' durations, and its
+//   slowest case): the MTAs share the -j slots of one run, so the run's
+//   wall time (MatrixInfo::wall_seconds) is shown once for all of them.
 //   matrix_markdown() is GitHub-flavoured Markdown (pipes in cells are
 //   escaped). matrix_html() is one self-contained page: inline CSS, no
 //   script, no external asset; cells are coloured and their title is the
@@ -33,6 +36,7 @@ struct MatrixInfo {
   std::string title = "Conformance matrix";
   std::string command;    // the command that made it, shown verbatim ("" = not shown)
   std::string generated;  // when, as text ("" = not shown)
+  double wall_seconds = 0;  // the whole run's wall time (0 = not shown)
 };
 
 // The word of a cell: PASS FAIL SKIP XFAIL XPASS ERROR.

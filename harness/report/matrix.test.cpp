@@ -180,6 +180,33 @@ code{font-size:90%}
   EXPECT_EQ(page.find("http"), std::string::npos);
 }
 
+// With durations: the wall time in the header line and a table of time per
+// MTA (sum of its cases, slowest case), in both writers.
+TEST_F(MatrixTest, TimeByMta) {
+  auto rs = sample();
+  rs[0].seconds = 12.4;   // reference, seed.relay-denied
+  rs[2].seconds = 100.0;  // reference, smtpd.rcpt-before-mail
+  rs[3].seconds = 0.6;    // exim, smtpd.rcpt-before-mail
+  auto i = info();
+  i.wall_seconds = 61.5;
+  auto md = matrix_markdown(rs, {"reference", "exim"}, i);
+  EXPECT_NE(md.find("4 cases by 2 MTAs, 2026-11-30 08:00 UTC, wall time 62 s (1 min 2 s).\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Time by MTA\n\n"), std::string::npos);
+  EXPECT_NE(md.find("| MTA | time in cases | slowest case |\n|---|---:|---|\n"
+                    "| reference | 112 s (1 min 52 s) | smtpd.rcpt-before-mail (100 s (1 min 40 s)) |\n"
+                    "| exim | 1 s | smtpd.rcpt-before-mail (1 s) |\n"),
+            std::string::npos)
+      << md;
+  auto page = matrix_html(rs, {"reference", "exim"}, i);
+  EXPECT_NE(page.find("wall time 62 s (1 min 2 s).</p>"), std::string::npos);
+  EXPECT_NE(page.find("<tr><td>reference</td><td class=\"n\">112 s (1 min 52 s)</td><td>smtpd.rcpt-before-mail (100 s "
+                      "(1 min 40 s))</td></tr>"),
+            std::string::npos)
+      << page;
+  // Without durations (the golden tests above) there is no time table.
+  EXPECT_EQ(matrix_markdown(sample(), {"reference", "exim"}, info()).find("Time by MTA"), std::string::npos);
+}
+
 TEST_F(MatrixTest, MissingCellsAndColumnOrder) {
   // An MTA named but without results gets a column of "-"; an MTA not
   // named but present in the results is appended.

@@ -368,6 +368,7 @@ int run_command(const RunOptions& o) {
     report::MatrixInfo info;
     info.command = command_line(o);
     info.generated = utc_now();
+    info.wall_seconds = secs;
     std::vector<std::string> names_in_order;
     for (const auto& a : adapters) names_in_order.push_back(a.name);
     try {

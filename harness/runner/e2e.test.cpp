@@ -103,6 +103,12 @@ TEST_F(RunnerEndToEndTest, SeveralMtasMakeAMatrix) {
   EXPECT_NE(m.find("| runner.fail | postfix | FAIL ["), std::string::npos) << m;
   EXPECT_NE(m.find("| fake | 2 | 1 | 1 | 1 | 0 | 0 | 5 |\n"), std::string::npos) << m;
   EXPECT_NE(m.find("| fake-plain | 0 | 0 | 5 | 0 | 0 | 0 | 5 |\n"), std::string::npos) << m;
+  // The run's wall time in the first line, each MTA's time in cases.
+  EXPECT_NE(m.find(" MTAs, "), std::string::npos) << m;
+  EXPECT_NE(m.find(", wall time "), std::string::npos) << m;
+  auto time_table = m.find("## Time by MTA\n");
+  ASSERT_NE(time_table, std::string::npos) << m;
+  EXPECT_NE(m.find("\n| fake-plain | ", time_table), std::string::npos) << m;
   std::string h = mxlab::model::read_file(html);
   EXPECT_NE(h.find("<td class=\"fail\""), std::string::npos);
   EXPECT_EQ(h.find("<script"), std::string::npos);

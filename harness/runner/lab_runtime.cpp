@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 namespace mxlab::runner {
@@ -229,7 +230,22 @@ void Lab::build() {
     for (const char* dir : kHostDirs) mounts.push_back({K::bind, r + dir, dir, false});
     mounts.push_back({K::bind, opt_.run_dir + "/clock", "/var/lib/mxlab/clock", false});
     mounts.push_back({K::tmpfs, "", "/dev/shm", false});
-    mounts.push_back({K::bind, r + "/tmp", "/tmp", false});  // last: the run dir may be below /tmp
+    mounts.push_back({K::bind, r + "/tmp", "/tmp", false});  // the run dir may be below /tmp
+    // The host's own /tmp hides the machine's: a checkout, an MTA binary or
+    // libfaketime below /tmp (a clone in /tmp/x) is put back at its path,
+    // as every host outside /tmp sees them.
+    std::set<std::string> keep;
+    for (const std::string& p : {fs::path(opt_.mta_bin).parent_path().string(), opt_.repo, opt_.adapter_dir,
+                                 fs::path(opt_.faketime_lib).parent_path().string()}) {
+      if (p.rfind("/tmp/", 0) != 0 || !fs::is_directory(p)) continue;
+      keep.insert(fs::path(p).lexically_normal().string());
+    }
+    std::string last;
+    for (const auto& k : keep) {  // sorted: a folder before the folders below it, which it already holds
+      if (!last.empty() && k.rfind(last + "/", 0) == 0) continue;
+      mounts.push_back({K::bind, k, k, false});
+      last = k;
+    }
     h.host = std::make_unique<lab::Host>(d.name, h.folder, mounts, std::vector<std::string>{"/etc", "/var"});
     h.host->attach_network("br0", ++index, d.addresses, scratch());
     hosts_.push_back(std::move(h));

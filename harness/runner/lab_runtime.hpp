@@ -4,7 +4,7 @@
 //   Internal to the runner. Lab owns the hosts (anchors, folders, MTA
 //   processes), the services (fake DNS, peers), the clock and what the
 //   case injected. Paths inside a host map to its folder of the run
-//   directory: inside P is HOSTDIR/root/P.
+//   directory: P inside a host is P under the host folder's "root" directory.
 // DIAGNOSTICS
 //   StepFailure: the MTA did not behave as the case says (FAIL).
 //   std::runtime_error: the harness could not do what the step asks (ERROR).

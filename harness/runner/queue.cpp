@@ -2,6 +2,7 @@
 
 #include "model/text.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <map>
@@ -280,7 +281,14 @@ std::vector<QueueEntry> parse_exim_bp(const std::string& text) {
       if (d == std::string::npos) continue;
       auto words = model::split_words(line.substr(0, d));
       if (words.size() < 3) continue;
+      // An address made by redirection (an alias to "|command", a file or
+      // another address) is logged as "child <original>"; -bp lists the
+      // original, so the deferral belongs to the last <...> word before the
+      // router (the top-level parent; the child itself may hold spaces).
       std::string addr = words[2];
+      for (size_t i = 3; i < words.size() && !model::starts_with(words[i], "R="); ++i)
+        if (words[i].size() > 2 && words[i].front() == '<' && words[i].back() == '>')
+          addr = words[i].substr(1, words[i].size() - 2);
       auto close = line.find(')', d);
       if (close == std::string::npos) continue;
       std::string reason = line.substr(close + 1);
@@ -374,10 +382,26 @@ std::vector<QueueEntry> parse_smtpctl_queue(const std::string& text) {
   return out;
 }
 
+// A lister walks the queue directories one after another (Postfix's showq:
+// incoming, active, deferred, hold ...), so a message that moves while it
+// runs (active/ to deferred/ after a failed attempt) can be listed twice. A
+// queue id names one message: the later entry is where the message went.
+std::vector<QueueEntry> dedupe_by_id(std::vector<QueueEntry> in) {
+  std::vector<QueueEntry> out;
+  for (auto& e : in) {
+    auto same = std::find_if(out.begin(), out.end(), [&](const QueueEntry& o) {
+      return !e.queue_id.empty() && o.queue_id == e.queue_id;
+    });
+    if (same != out.end()) *same = std::move(e);
+    else out.push_back(std::move(e));
+  }
+  return out;
+}
+
 std::vector<QueueEntry> parse_queue(const std::string& parser, const std::string& text) {
-  if (parser == "postqueue-json") return parse_postqueue_json(text);
-  if (parser == "exim-bp") return parse_exim_bp(text);
-  if (parser == "smtpctl-queue") return parse_smtpctl_queue(text);
+  if (parser == "postqueue-json") return dedupe_by_id(parse_postqueue_json(text));
+  if (parser == "exim-bp") return dedupe_by_id(parse_exim_bp(text));
+  if (parser == "smtpctl-queue") return dedupe_by_id(parse_smtpctl_queue(text));
   throw std::runtime_error("unknown queue parser \"" + parser + "\"");
 }
 

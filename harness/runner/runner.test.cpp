@@ -24,6 +24,18 @@ TEST_F(QueueTest, ParsesPostqueueJson) {
   EXPECT_TRUE(parse_postqueue_json("").empty());
 }
 
+// A message that moved from active/ to deferred/ while postqueue walked the
+// directories is listed twice; it is one message, where it went last.
+TEST_F(QueueTest, MessageListedInTwoQueuesCountsOnce) {
+  const std::string line = "{\"queue_name\": \"%Q\", \"queue_id\": \"D160AA84D61\", \"arrival_time\": 1, "
+                           "\"message_size\": 2, \"forced_expire\": false, \"sender\": \"a@b\", \"recipients\": []}\n";
+  auto with = [&](const std::string& q) { return std::string(line).replace(line.find("%Q"), 2, q); };
+  auto q = parse_queue("postqueue-json", with("active") + with("deferred"));
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].queue_name, "deferred");
+  EXPECT_EQ(parse_postqueue_json(with("active") + with("deferred")).size(), 2u);
+}
+
 // `exim -bp` as Exim 4.96 prints it, followed by message logs the way the
 // exim adapter's queue command appends them (tail -v style headers).
 TEST_F(QueueTest, ParsesEximBpWithMessageLogs) {
@@ -64,6 +76,21 @@ TEST_F(QueueTest, ParsesEximBpWithMessageLogs) {
   EXPECT_EQ(q[1].message_size, static_cast<long long>(2.9 * 1024));
   ASSERT_EQ(q[1].recipients.size(), 1u);
   EXPECT_EQ(q[1].recipients[0].address, "q@y.example");
+
+  // A deferral of an alias's "|command" is logged for the child address,
+  // followed by the original recipient that -bp lists.
+  auto piped = parse_exim_bp(
+      " 0m   302 1xXwIr-00000S-21 <buyer@outside.test>\n"
+      "          tickets@example.com\n"
+      "\n"
+      "==> 1xXwIr-00000S-21 <==\n"
+      "2026-11-30 08:00:01 |/bin/sh /tmp/deliver.sh <tickets@example.com> R=system_aliases T=address_pipe defer (0): "
+      "Child process of address_pipe transport returned 75 (could mean temporary error) from command: /bin/sh\n");
+  ASSERT_EQ(piped.size(), 1u);
+  EXPECT_EQ(piped[0].queue_name, "deferred");
+  ASSERT_EQ(piped[0].recipients.size(), 1u);
+  EXPECT_EQ(piped[0].recipients[0].delay_reason,
+            "Child process of address_pipe transport returned 75 (could mean temporary error) from command: /bin/sh");
 
   EXPECT_TRUE(parse_exim_bp("").empty());
   // A 4.97+ id (6-11-4) is a message id too.

@@ -343,8 +343,10 @@ void run_step(Lab& lab, const model::Step& s) {
         // not change atomically: between writing a mailbox and removing its queue
         // file a message is briefly in both. A real loss or duplicate persists, so
         // the check is polled for a few seconds before it counts as failed.
+        // <log> likewise: Postfix's programs log through postlogd, so a line
+        // can reach maillog_file after the queue file is gone.
         auto settle = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while (!v.ok && c.kind == "accounted" && std::chrono::steady_clock::now() < settle) {
+        while (!v.ok && (c.kind == "accounted" || c.kind == "log") && std::chrono::steady_clock::now() < settle) {
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
           v = evaluate(lab, c);
         }

@@ -110,6 +110,7 @@ std::string qualified(std::string_view addr, const Settings& s) {
 // What one recipient line and DSN block need, after the fallbacks.
 struct Line {
   const core::Recipient* rcpt;
+  std::string action;
   std::string status;
   std::string reason;
   std::string diagnostic;
@@ -119,6 +120,10 @@ struct Line {
 Line line_for(const RecipientReport& r, Kind kind) {
   Line l;
   l.rcpt = &r.rcpt;
+  l.action = template_for(kind).action;
+  // A success's Action is the agent's (Postfix's dsb_update() in the agent):
+  // "relayed" through SMTP (RFC 3464 2.3.3), else the template's "delivered".
+  if (kind == Kind::success && !r.result.action.empty()) l.action = masked(r.result.action);
   l.status = !r.result.dsn.empty() ? r.result.dsn : r.rcpt.dsn_status;
   if (l.status.empty()) l.status = kind == Kind::success ? "2.0.0" : kind == Kind::delay ? "4.0.0" : "5.0.0";
   l.reason = masked(!r.result.reason.empty() ? r.result.reason : r.rcpt.reason);
@@ -235,7 +240,7 @@ core::Message build(const Request& rq, const core::Message& original, const std:
       put(out, "Original-Recipient: " + masked(l.rcpt->dsn_orcpt));
     else if (!l.rcpt->orig.empty())
       put(out, "Original-Recipient: rfc822; " + l.rcpt->orig);
-    put(out, std::string("Action: ") + t.action);
+    put(out, "Action: " + l.action);
     put(out, "Status: " + l.status);
     if (!l.remote_mta.empty()) put_wrapped(out, "Remote-MTA: " + l.remote_mta);
     if (!l.diagnostic.empty())

@@ -31,7 +31,10 @@
 //              "THIS IS A WARNING ONLY" box; Action: delayed; Will-Retry-Until:
 //              arrival + $maximal_queue_lifetime; headers only;
 //     success  "Successful Mail Delivery Report"; only NOTIFY=SUCCESS
-//              recipients; Action: delivered; headers only.
+//              recipients; Action: the result's action ("relayed" from the
+//              SMTP client, RFC 3464 2.3.3), else delivered; headers only.
+//              Which recipients to report is the caller's choice: the queue
+//              manager leaves out those relayed to a server that offered DSN.
 //   It returns nothing when the original sender is <> (never bounce to <>),
 //   when the sender is the double-bounce address (no triple bounce), or when
 //   no recipient's NOTIFY asks for this kind.
@@ -76,7 +79,6 @@
 //   2bounce_notice_recipient, delay_notice_recipient, double_bounce_sender
 // BUGS
 //   bounce_template_file is not read: the built-in templates are always used.
-//   Action: relayed (success through a non-DSN MTA) is reported as delivered.
 // SEE ALSO
 //   cleanup/cleanup.hpp (writes the notices), core/delivery.hpp (results)
 #pragma once
@@ -121,7 +123,7 @@ struct Settings {
 // its queue file alone.
 struct RecipientReport {
   core::Recipient rcpt;
-  core::DeliveryResult result;  // dsn, reason, diagnostic ("smtp; 550 ..."), remote_mta ("dns; host")
+  core::DeliveryResult result;  // dsn, reason, diagnostic ("smtp; 550 ..."), remote_mta ("dns; host"), action
 };
 
 enum class Kind { failure, delay, success };

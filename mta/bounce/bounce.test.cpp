@@ -298,6 +298,56 @@ TEST_F(BounceTest, SuccessReportOnlyForNotifySuccessRecipients) {
   EXPECT_FALSE(bounce::make_notice(bounce::Kind::success, original(), {quiet}, s_, kNow));
 }
 
+// Postfix's smtp_rcpt_done() for a server without DSN: Action "relayed", the
+// server's reply as Diagnostic-Code, Remote-MTA the host name, and the text
+// naming the relay as trace_append() does ("delivery via H[A]:25: REPLY").
+TEST_F(BounceTest, SuccessThroughSmtpSaysRelayed) {
+  bounce::RecipientReport relayed;
+  relayed.rcpt.address = "friend@remote.example";
+  relayed.rcpt.notify = core::notify_success;
+  relayed.rcpt.dsn_orcpt = "rfc822;friend@remote.example";
+  relayed.result.dsn = "2.0.0";
+  relayed.result.reason = "250 2.0.0 Ok: queued as SINK1";
+  relayed.result.relay = "mx.remote.example[203.0.113.25]:25";
+  relayed.result.remote_mta = "dns; mx.remote.example";
+  relayed.result.diagnostic = "smtp; 250 2.0.0 Ok: queued as SINK1";
+  relayed.result.action = "relayed";
+  bounce::RecipientReport local;
+  local.rcpt.address = "bob@example.test";
+  local.rcpt.notify = core::notify_success;
+  local.result.dsn = "2.0.0";
+  local.result.reason = "delivered to mailbox";
+  local.result.relay = "local";
+  auto n = bounce::make_notice(bounce::Kind::success, original(), {relayed, local}, s_, kNow);
+  ASSERT_TRUE(n);
+  const std::string& c = n->content;
+  EXPECT_NE(c.find("\n<friend@remote.example>: delivery via mx.remote.example[203.0.113.25]:25: 250\n"
+                   "    2.0.0 Ok: queued as SINK1\n"),
+            std::string::npos)
+      << c;
+  EXPECT_NE(c.find("\nFinal-Recipient: rfc822; friend@remote.example\n"
+                   "Original-Recipient: rfc822;friend@remote.example\n"
+                   "Action: relayed\n"
+                   "Status: 2.0.0\n"
+                   "Remote-MTA: dns; mx.remote.example\n"
+                   "Diagnostic-Code: smtp; 250 2.0.0 Ok: queued as SINK1\n"),
+            std::string::npos)
+      << c;
+  // Final delivery in the same report keeps "delivered".
+  EXPECT_NE(c.find("\nFinal-Recipient: rfc822; bob@example.test\n"
+                   "Action: delivered\n"),
+            std::string::npos)
+      << c;
+  // The action is a success report's only: a failure stays "failed".
+  bounce::RecipientReport failed = relayed;
+  failed.rcpt.notify = 0;
+  failed.result.dsn = "5.1.1";
+  auto f = bounce::make_notice(bounce::Kind::failure, original(), {failed}, s_, kNow);
+  ASSERT_TRUE(f);
+  EXPECT_NE(f->content.find("\nAction: failed\n"), std::string::npos);
+  EXPECT_EQ(f->content.find("relayed"), std::string::npos);
+}
+
 TEST_F(BounceTest, RetHdrsAndBounceSizeLimitReturnHeadersOnly) {
   core::Message m = original();
   m.env.ret = "HDRS";

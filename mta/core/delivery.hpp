@@ -9,7 +9,8 @@
 //   that do network I/O run coroutines behind it.
 //   A fake agent (tests) implements it in a few lines.
 // STANDARDS
-//   RFC 3463 (enhanced status codes), RFC 3464 (Remote-MTA, Diagnostic-Code)
+//   RFC 3463 (enhanced status codes), RFC 3464 (Remote-MTA, Diagnostic-Code,
+//   Action), RFC 3461 6.2.1 (no success report when the next hop offers DSN)
 #pragma once
 #include "core/envelope.hpp"
 
@@ -30,6 +31,16 @@ struct DeliveryResult {
   double conn_delay = 0;    // delays c (connection setup) and d (transmission), seconds
   double xfer_delay = 0;
   bool dead_destination = false;  // connection-level failure: suspend the next hop
+  // A success's RFC 3464 Action, decided by the agent as Postfix's agents
+  // decide it (dsb_update()): "relayed" when the SMTP client handed the
+  // recipient to a next hop (smtp_rcpt_done(), RFC 3464 2.3.3); empty means
+  // "delivered" (final delivery: local, discard). Only success reports show it.
+  std::string action;
+  // Delivered to a server that offered DSN: NOTIFY and ORCPT went on with
+  // the RCPT, so the next hop reports success and this MTA sends no success
+  // report of its own (RFC 3461 6.2.1; Postfix clears DSN_NOTIFY_SUCCESS).
+  // Set only for delivered recipients.
+  bool next_hop_dsn = false;
   // Postfix's conn_use: this delivery was the Nth on its SMTP connection
   // (connection cache). 0 or 1: a connection of its own; logged only when > 1.
   int conn_use = 0;

@@ -549,9 +549,13 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     bool warn_now = !later.empty() && warning_due(policy, arrival, now, warned);
 
     // Notices first: they must be queued before the original changes.
+    // NOTIFY=SUCCESS is reported here unless the recipient went to an SMTP
+    // server that offered DSN: the request went on with the RCPT and the
+    // next hop reports (RFC 3461 6.2.1; Postfix's smtp_rcpt_done() clears
+    // DSN_NOTIFY_SUCCESS). Without DSN there the report says "relayed".
     std::vector<std::pair<core::Recipient, core::DeliveryResult>> success;
     for (auto& p : sent)
-      if (p.first.notify & core::notify_success) success.push_back(p);
+      if ((p.first.notify & core::notify_success) && !p.second.next_hop_dsn) success.push_back(p);
     if (!success.empty()) co_await notify(NoticeKind::success, msg, success, now, "sender delivery status notification");
     if (core::fault::active(core::fault::Id::wrong_dsn_status))
       for (auto& p : failed) p.second.dsn = "5.0.0";

@@ -10,7 +10,10 @@
 //     time per destination and default_process_limit per transport;
 //   - logs each recipient's result ("ID: to=<r>, relay=..., status=sent (...)");
 //   - after the attempt: notices for failed recipients (through the Notifier,
-//     queued through cleanup before the original is changed), then either
+//     queued through cleanup before the original is changed) and success
+//     notices for delivered NOTIFY=SUCCESS recipients, except those that an
+//     SMTP server offering DSN took (the next hop reports, RFC 3461 6.2.1;
+//     the agent's result says next_hop_dsn), then either
 //     removes the message or rewrites it with the recipients still pending and
 //     moves it to deferred/ with its next attempt as the file's mtime;
 //   - scans deferred/ every queue_run_delay for due messages; expires messages

@@ -23,6 +23,9 @@ class ScriptedAgent : public core::DeliveryAgent {
  public:
   std::function<std::string(const std::string& rcpt)> answer = [](const std::string&) { return "2.0.0"; };
   bool dead = false;
+  // As the SMTP client reports a success: "relayed", and whether the server
+  // offered DSN (so that NOTIFY went on with the RCPT).
+  std::function<bool(const std::string& rcpt)> dsn_offered = [](const std::string&) { return false; };
   std::vector<core::DeliveryRequest> seen;
   void deliver(core::DeliveryRequest req, core::DeliveryDone done) override {
     seen.push_back(req);
@@ -35,6 +38,10 @@ class ScriptedAgent : public core::DeliveryAgent {
                                                                    : "host x said: 550 5.1.1 no such user";
       r.relay = "x[192.0.2.1]:25";
       r.dead_destination = dead && r.dsn[0] == '4';
+      if (r.dsn[0] == '2') {
+        r.action = "relayed";
+        r.next_hop_dsn = dsn_offered(req.addresses[k]);
+      }
       out.push_back(r);
     }
     done(std::move(out));
@@ -79,10 +86,13 @@ class QmgrTest : public ::testing::Test {
   }
 
   std::string inject(const std::vector<std::string>& rcpts, int64_t arrival = 0, const std::string& sender = "a@example.test",
-                     queue::Q where = queue::Q::incoming) {
+                     queue::Q where = queue::Q::incoming, unsigned notify = 0) {
     core::Message m;
     m.env.sender = sender;
-    for (auto& r : rcpts) m.env.rcpts.push_back(rcpt(r));
+    for (auto& r : rcpts) {
+      m.env.rcpts.push_back(rcpt(r));
+      m.env.rcpts.back().notify = notify;
+    }
     m.content = "Subject: t\n\nbody\n";
     queue::QueueWriter w;
     EXPECT_FALSE(queue::QueueWriter::create(*store_, where, w));
@@ -335,4 +345,56 @@ TEST_F(QmgrTest, ConnectionCacheHintsForBackToBackDeliveries) {
   ASSERT_TRUE(run_until([&] { return agent_->seen.size() == 4; }));
   EXPECT_FALSE(agent_->seen[3].conn_load);
   EXPECT_FALSE(agent_->seen[3].conn_store);
+}
+
+// RFC 3461 6.2.1, Postfix's smtp_rcpt_done(): a NOTIFY=SUCCESS recipient
+// relayed to a server that offered DSN had its NOTIFY passed on, so the next
+// hop reports and the queue manager sends nothing; relayed to a server
+// without DSN, the sender gets a report that says "relayed".
+TEST_F(QmgrTest, SuccessNoticeOnlyWhenTheNextHopDidNotOfferDsn) {
+  agent_->dsn_offered = [](const std::string& r) { return r.find("@dsn.test") != std::string::npos; };
+  make_qmgr();
+  std::string id = inject({"x@dsn.test", "y@plain.test", "z@dsn.test"}, 0, "a@example.test", queue::Q::incoming,
+                          core::notify_success);
+  qmgr_->start();
+  ASSERT_TRUE(run_until([&] { return !store_->locate(id) && agent_->seen.size() >= 3; }));
+  ASSERT_EQ(notices_.size(), 1u);
+  EXPECT_EQ(notices_[0].kind, qmgr::NoticeKind::success);
+  ASSERT_EQ(notices_[0].rcpts.size(), 1u) << "only the recipient relayed without DSN";
+  EXPECT_EQ(notices_[0].rcpts[0].first.address, "y@plain.test");
+  EXPECT_EQ(notices_[0].rcpts[0].second.action, "relayed");
+  EXPECT_FALSE(notices_[0].rcpts[0].second.next_hop_dsn);
+  // The notice went to the sender (the third delivery).
+  EXPECT_EQ(agent_->seen[2].addresses[0], "a@example.test");
+  EXPECT_EQ(agent_->seen[2].msg->env.sender, "");
+}
+
+TEST_F(QmgrTest, NoSuccessNoticeWhenEveryNextHopOfferedDsn) {
+  agent_->dsn_offered = [](const std::string&) { return true; };
+  make_qmgr();
+  std::string id = inject({"x@dsn.test"}, 0, "a@example.test", queue::Q::incoming,
+                          core::notify_success | core::notify_failure);
+  qmgr_->start();
+  ASSERT_TRUE(run_until([&] { return !store_->locate(id); }));
+  run_until([] { return false; }, 100);
+  EXPECT_TRUE(notices_.empty());
+  EXPECT_EQ(agent_->seen.size(), 1u) << "no notice was queued";
+}
+
+// A final delivery (the local agent leaves action empty and says nothing of
+// DSN) is reported as before.
+TEST_F(QmgrTest, SuccessNoticeForFinalDelivery) {
+  auto local = std::make_shared<HoldingAgent>();
+  cfg_->set("mydestination", "example.test");
+  make_qmgr();
+  qmgr_->add_agent("local", local);
+  std::string id = inject({"bob@example.test"}, 0, "a@example.test", queue::Q::incoming, core::notify_success);
+  qmgr_->start();
+  ASSERT_TRUE(run_until([&] { return local->pending.size() == 1; }));
+  local->pending[0]({});
+  ASSERT_TRUE(run_until([&] { return !store_->locate(id) && !notices_.empty(); }));
+  ASSERT_EQ(notices_.size(), 1u);
+  EXPECT_EQ(notices_[0].kind, qmgr::NoticeKind::success);
+  EXPECT_EQ(notices_[0].rcpts[0].second.action, "");
+  EXPECT_FALSE(notices_[0].rcpts[0].second.next_hop_dsn);
 }

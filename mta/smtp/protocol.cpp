@@ -5,6 +5,7 @@
 #include "util/strings.hpp"
 
 #include <cctype>
+#include <utility>
 
 namespace mta::smtp {
 namespace {
@@ -62,7 +63,7 @@ bool ReplyReader::feed(std::string_view raw) {
     cur_.lines.push_back(line);
   }
   // Postfix: three digits then '-' continues; ' ' or end ends; anything
-  // else is ignored garbage (treated as a continuation).
+  // else is garbage, kept and treated as a continuation.
   if (three_digits(line)) {
     if (line.size() > 3 && line[3] == '-') return false;
     if (line.size() == 3 || line[3] == ' ') {
@@ -71,8 +72,11 @@ bool ReplyReader::feed(std::string_view raw) {
       return true;
     }
   }
+  malformed_.push_back(std::move(line));
   return false;
 }
+
+std::vector<std::string> ReplyReader::take_malformed() { return std::exchange(malformed_, {}); }
 
 Reply ReplyReader::take() {
   Reply r = std::move(cur_);

@@ -4,7 +4,10 @@
 //   What smtp(8) writes and how it reads the server, without sockets:
 //   - replies: lines joined (multi-line replies keep every line, as Postfix's
 //     smtp_chat_resp), non-printable bytes shown as '?', over-long lines cut
-//     at line_length_limit; the enhanced status code is taken from the reply
+//     at line_length_limit; a line that is neither "ddd-text" nor "ddd text"
+//     nor "ddd" is garbage: kept in the reply, which goes on to the next
+//     line, and reported (take_malformed) so that the client can warn about
+//     it as Postfix does; the enhanced status code is taken from the reply
 //     when its class matches the reply code, else derived as "X.0.0"
 //     (Postfix), and "5.5.0" when the reply has no three-digit code;
 //   - EHLO keywords: PIPELINING, SIZE [limit], 8BITMIME, DSN, SMTPUTF8,
@@ -47,11 +50,15 @@ class ReplyReader {
   // One line without its line end. True when the reply is complete.
   bool feed(std::string_view line);
   Reply take();
+  // The garbage lines fed since the last call (printable, cut at the line
+  // limit), in order.
+  std::vector<std::string> take_malformed();
 
  private:
   size_t limit_;
   size_t stored_ = 0;
   Reply cur_;
+  std::vector<std::string> malformed_;
 };
 
 // Enhanced status for a complete reply's last line (Postfix smtp_chat_resp).

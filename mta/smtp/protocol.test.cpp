@@ -43,6 +43,32 @@ TEST(ProtocolTest, MultiLineRepliesAreJoinedAndCleaned) {
   EXPECT_EQ(l.lines[0].size(), 600u);
 }
 
+TEST(ProtocolTest, GarbageLinesAreKeptAndReported) {
+  // Postfix smtp_chat_resp: a line without "ddd", "ddd " or "ddd-" does not
+  // end the reply; it stays in the text and the next line may end it.
+  ReplyReader rr;
+  EXPECT_FALSE(rr.feed("25X garbage"));
+  EXPECT_FALSE(rr.feed("550-5.1.1 first"));
+  EXPECT_FALSE(rr.feed("5.1.1 no code"));
+  EXPECT_FALSE(rr.feed("250garbage"));
+  EXPECT_FALSE(rr.feed("2500 four digits"));
+  EXPECT_TRUE(rr.feed("554 5.5.1 Error: no valid recipients"));
+  EXPECT_EQ(rr.take_malformed(),
+            (std::vector<std::string>{"25X garbage", "5.1.1 no code", "250garbage", "2500 four digits"}));
+  EXPECT_TRUE(rr.take_malformed().empty()) << "taken once";
+  auto r = rr.take();
+  EXPECT_EQ(r.code, 554);
+  EXPECT_EQ(r.dsn, "5.5.1");
+  EXPECT_EQ(r.text(),
+            "25X garbage 550-5.1.1 first 5.1.1 no code 250garbage 2500 four digits 554 5.5.1 Error: no valid "
+            "recipients");
+  // Well-formed replies report nothing.
+  EXPECT_FALSE(rr.feed("250-a"));
+  EXPECT_TRUE(rr.feed("250"));
+  EXPECT_TRUE(rr.take_malformed().empty());
+  EXPECT_EQ(rr.take().text(), "250-a 250");
+}
+
 TEST(ProtocolTest, EhloFeatures) {
   auto r = read({"250-mx.example.com Hello", "250-PIPELINING", "250-SIZE 10240000", "250-VRFY", "250-ETRN",
                  "250-STARTTLS", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-DSN", "250-SMTPUTF8", "250 CHUNKING"});

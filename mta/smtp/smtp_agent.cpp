@@ -108,6 +108,13 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // smtp_get with SMTP_GET_FLAG_SKIP).
   awaitable<error_code> read_reply(Reply& out, seconds timeout, size_t limit) {
     ReplyReader rr(limit);
+    // Garbage lines are kept for take_malformed(), also when the reply is
+    // never completed (the server stalls after them).
+    auto fed = [this, &rr](std::string_view line) {
+      bool done = rr.feed(line);
+      for (auto& m : rr.take_malformed()) malformed_.push_back(std::move(m));
+      return done;
+    };
     char tmp[4096];
     for (;;) {
       while (!rbuf_.empty()) {
@@ -126,7 +133,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
           std::string line = rbuf_.substr(0, limit);
           rbuf_.erase(0, limit);
           discard_ = true;
-          if (rr.feed(line)) {
+          if (fed(line)) {
             out = rr.take();
             co_return error_code{};
           }
@@ -135,7 +142,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
         std::string line = rbuf_.substr(0, nl);
         rbuf_.erase(0, nl + 1);
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (rr.feed(line)) {
+        if (fed(line)) {
           out = rr.take();
           co_return error_code{};
         }
@@ -155,6 +162,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
     timer_.cancel();
     sock_.close(ec);
   }
+
+  // The lines of the replies read so far that were no part of a valid
+  // reply (Postfix smtp_chat_resp's garbage), for the caller's warning.
+  std::vector<std::string> take_malformed() { return std::exchange(malformed_, {}); }
 
   // Nothing unread: a session may wait in the connection cache only when
   // the server said nothing beyond its last reply.
@@ -217,6 +228,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool discard_ = false;
   std::string rbuf_;
   std::string wbuf_;
+  std::vector<std::string> malformed_;
 };
 
 // Wraps a resolver call as an awaitable.
@@ -442,6 +454,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   awaitable<void> xfer(Session& s);
   awaitable<void> abort_transaction(Session& s);
   awaitable<void> quit(Session& s);
+  awaitable<error_code> chat(Session& s, Reply& r, seconds timeout);
 
   // ---- failure policy (Postfix smtp_trouble.c)
   void fill_times(core::DeliveryResult& res) const {
@@ -657,6 +670,19 @@ awaitable<std::shared_ptr<Session>> Delivery::connect(const ServerAddr& a, uint1
 // an RSET probe has shown that it still works. A session that fails the
 // probe is dropped (QUIT when the server still talks) and the next cached
 // one is tried; none left: null, and the caller connects.
+// smtp_chat_resp: one reply. Garbage lines stay in the reply (the next line
+// may complete it); with PIPELINING a garbage line may make the client take
+// the reply to the next command for this one (the reply to a pipelined QUIT
+// for that to the final dot: mail loss), so Postfix warns about each.
+awaitable<error_code> Delivery::chat(Session& s, Reply& r, seconds timeout) {
+  error_code ec = co_await s.conn->read_reply(r, timeout, set_->reply_line_limit);
+  auto garbage = s.conn->take_malformed();
+  if (s.feat.pipelining)
+    for (const auto& line : garbage)
+      log::warn(svc_, "{}: non-ESMTP response from {}: {:.100}", id(), s.namaddrport, line);
+  co_return ec;
+}
+
 awaitable<std::shared_ptr<Session>> Delivery::reuse(const ServerAddr& a, uint16_t port) {
   const Settings& st = *set_;
   const std::string key = cache_key(a, port);
@@ -665,7 +691,7 @@ awaitable<std::shared_ptr<Session>> Delivery::reuse(const ServerAddr& a, uint16_
     if (!sess) co_return nullptr;
     Reply r;
     error_code ec = co_await sess->conn->write("RSET\r\n", st.rset_timeout);
-    if (!ec) ec = co_await sess->conn->read_reply(r, st.rset_timeout, st.reply_line_limit);
+    if (!ec) ec = co_await chat(*sess, r, st.rset_timeout);
     if (ec) {
       sess->conn->close();
       continue;
@@ -702,7 +728,7 @@ awaitable<void> Delivery::cleanup(const std::shared_ptr<Session>& s) {
 awaitable<bool> Delivery::helo(Session& s) {
   const Settings& st = *set_;
   Reply r;
-  error_code ec = co_await s.conn->read_reply(r, st.helo_timeout, st.reply_line_limit);
+  error_code ec = co_await chat(s, r, st.helo_timeout);
   if (ec) {
     stream_except(s, ec, "receiving the initial server greeting");
     co_return false;
@@ -728,7 +754,7 @@ awaitable<bool> Delivery::helo(Session& s) {
   if (s.esmtp) {
     const std::string ehlo = "EHLO " + st.helo_name + "\r\n";
     ec = co_await s.conn->write(ehlo, st.helo_timeout);
-    if (!ec) ec = co_await s.conn->read_reply(r, st.helo_timeout, st.reply_line_limit);
+    if (!ec) ec = co_await chat(s, r, st.helo_timeout);
     if (ec) {
       stream_except(s, ec, "performing the EHLO handshake");
       co_return false;
@@ -755,7 +781,7 @@ awaitable<bool> Delivery::helo(Session& s) {
     s.feat = Features{};
     const std::string helo = "HELO " + st.helo_name + "\r\n";
     ec = co_await s.conn->write(helo, st.helo_timeout);
-    if (!ec) ec = co_await s.conn->read_reply(r, st.helo_timeout, st.reply_line_limit);
+    if (!ec) ec = co_await chat(s, r, st.helo_timeout);
     if (ec) {
       stream_except(s, ec, "performing the HELO handshake");
       co_return false;
@@ -775,7 +801,7 @@ awaitable<void> Delivery::quit(Session& s) {
   error_code ec = co_await s.conn->write("QUIT\r\n", st.quit_timeout);
   if (ec || st.skip_quit_response) co_return;
   Reply r;
-  co_await s.conn->read_reply(r, st.quit_timeout, st.reply_line_limit);
+  co_await chat(s, r, st.quit_timeout);
 }
 
 // MAIL, all RCPTs or DATA failed: RSET, then QUIT; the recipients already
@@ -793,7 +819,7 @@ awaitable<void> Delivery::abort_transaction(Session& s) {
     co_return;
   }
   Reply r;
-  ec = co_await s.conn->read_reply(r, st.rset_timeout, st.reply_line_limit);
+  ec = co_await chat(s, r, st.rset_timeout);
   if (ec) {
     s.broken = true;
     co_return;
@@ -805,7 +831,7 @@ awaitable<void> Delivery::abort_transaction(Session& s) {
     ec = co_await s.conn->write("QUIT\r\n", st.quit_timeout);
     if (ec) co_return;
   }
-  if (!st.skip_quit_response) co_await s.conn->read_reply(r, st.quit_timeout, st.reply_line_limit);
+  if (!st.skip_quit_response) co_await chat(s, r, st.quit_timeout);
 }
 
 awaitable<void> Delivery::xfer(Session& s) {
@@ -898,7 +924,7 @@ awaitable<void> Delivery::xfer(Session& s) {
         co_return;
       }
       for (size_t k = start; k < i; ++k) {
-        ec = co_await s.conn->read_reply(r, timeout(cmds[k].kind), st.reply_line_limit);
+        ec = co_await chat(s, r, timeout(cmds[k].kind));
         if (ec) {
           stream_except(s, ec, phase(cmds[k].kind).desc);
           co_return;
@@ -913,7 +939,7 @@ awaitable<void> Delivery::xfer(Session& s) {
       if (mail_rejected || (c.kind == Kind::data && nrcpt == 0)) break;
       const std::string line = c.text + "\r\n";
       error_code ec = co_await s.conn->write(line, timeout(c.kind));
-      if (!ec) ec = co_await s.conn->read_reply(r, timeout(c.kind), st.reply_line_limit);
+      if (!ec) ec = co_await chat(s, r, timeout(c.kind));
       if (ec) {
         stream_except(s, ec, phase(c.kind).desc);
         co_return;
@@ -945,7 +971,7 @@ awaitable<void> Delivery::xfer(Session& s) {
     // The server may have closed with a premature reply (552 ...): read it.
     lost_in_data = true;
   }
-  ec = co_await s.conn->read_reply(r, st.data_done_timeout, st.reply_line_limit);
+  ec = co_await chat(s, r, st.data_done_timeout);
   if (ec) {
     stream_except(s, ec, lost_in_data ? "sending message body" : ph_dot.desc);
     co_return;
@@ -957,8 +983,15 @@ awaitable<void> Delivery::xfer(Session& s) {
       mesg_fail(s, r, said(r, ph_dot));
     } else {
       Why ok{r.dsn, r.text(), s.host, r.text()};
-      for (auto& rc : rcpts_)
-        if (rc.st == RState::pending) set_result(rc, ok, &s, false);
+      for (auto& rc : rcpts_) {
+        if (rc.st != RState::pending) continue;
+        set_result(rc, ok, &s, false);
+        // Postfix smtp_rcpt_done(): an SMTP server took the recipient as a
+        // relay would ("relayed", RFC 3464 2.3.3); when it offered DSN, the
+        // NOTIFY went on with the RCPT and the success report is its job.
+        rc.result.action = "relayed";
+        rc.result.next_hop_dsn = s.feat.dsn;
+      }
     }
   }
   if (lost_in_data) {
@@ -971,7 +1004,7 @@ awaitable<void> Delivery::xfer(Session& s) {
     ec = co_await s.conn->write("QUIT\r\n", st.quit_timeout);
     if (ec) co_return;
   }
-  if (!st.skip_quit_response) co_await s.conn->read_reply(r, st.quit_timeout, st.reply_line_limit);
+  if (!st.skip_quit_response) co_await chat(s, r, st.quit_timeout);
 }
 
 awaitable<void> Delivery::run() {

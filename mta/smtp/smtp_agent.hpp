@@ -51,8 +51,11 @@
 //     unable to find primary relay for D                        4.4.4
 //   A delivered recipient gets reason = the server's reply to the message
 //   ("250 2.0.0 Ok: queued as X"), relay = "H[A]:port", remote_mta =
-//   "dns; H", diagnostic = "smtp; REPLY", and the connection set-up and
-//   transmission times.
+//   "dns; H", diagnostic = "smtp; REPLY", the connection set-up and
+//   transmission times, action = "relayed" (RFC 3464 2.3.3, as Postfix's
+//   smtp_rcpt_done()) and next_hop_dsn = whether the server offered DSN, so
+//   that NOTIFY and ORCPT went on with the RCPT (RFC 3461 6.2.1: the queue
+//   manager then sends no success report).
 //
 //   Connection cache (Postfix 2.2+, smtp_connection_cache_on_demand): when the
 //   request says so (core::DeliveryRequest::conn_store, set by the queue

@@ -3,6 +3,7 @@
 #include "dns/resolver.hpp"
 #include "dns/test_dns_server.hpp"
 #include "smtp/test_smtp_server.hpp"
+#include "util/log.hpp"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <optional>
 
 using namespace mta;
@@ -231,6 +233,55 @@ TEST_F(SmtpAgentTest, DsnParametersAndEightBit) {
   EXPECT_EQ(mx_->sessions()[1].commands[2], "RCPT TO:<bob@example.test>");
 }
 
+// Postfix smtp_rcpt_done(): every recipient an SMTP server accepted is
+// "relayed"; whether the server offered DSN (and so got NOTIFY) decides who
+// sends the success report (RFC 3461 6.2.1).
+TEST_F(SmtpAgentTest, SuccessSaysRelayedAndWhetherTheServerOfferedDsn) {
+  agent();
+  auto m = message({"bob@example.test", "carol@example.test"});
+  m->env.rcpts[0].notify = core::notify_success;
+  auto r = deliver(m);
+  ASSERT_EQ(r.size(), 2u);
+  for (const auto& x : r) {
+    EXPECT_EQ(x.kind(), '2');
+    EXPECT_EQ(x.action, "relayed");
+    EXPECT_TRUE(x.next_hop_dsn);
+  }
+  EXPECT_EQ(mx_->sessions()[0].commands[2], "RCPT TO:<bob@example.test> ORCPT=rfc822;bob@example.test NOTIFY=SUCCESS");
+
+  // No DSN in the EHLO reply: NOTIFY stays here, and so does the report.
+  mx_->script().ehlo = "250-mx.test\n250-PIPELINING\n250 ENHANCEDSTATUSCODES";
+  r = deliver(m);
+  ASSERT_EQ(r.size(), 2u);
+  for (const auto& x : r) {
+    EXPECT_EQ(x.kind(), '2');
+    EXPECT_EQ(x.action, "relayed");
+    EXPECT_FALSE(x.next_hop_dsn);
+    EXPECT_EQ(x.remote_mta, "dns; mx.example.test");
+    EXPECT_EQ(x.diagnostic, "smtp; 250 2.0.0 Ok: queued as TEST1");
+  }
+  EXPECT_EQ(mx_->sessions()[1].commands[2], "RCPT TO:<bob@example.test>");
+
+  // HELO (no ESMTP at all): no DSN either.
+  mx_->script().ehlo = "502 5.5.2 Error: command not recognized";
+  r = deliver(m);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].kind(), '2');
+  EXPECT_FALSE(r[0].next_hop_dsn);
+
+  // A failed recipient is neither relayed nor reported as passed on.
+  mx_->script().ehlo = Script{}.ehlo;
+  mx_->script().rcpt = [](const std::string& line) -> std::string {
+    return line.find("carol@") != std::string::npos ? "550 5.1.1 <carol@example.test>: User unknown" : "250 2.1.5 Ok";
+  };
+  r = deliver(m);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_TRUE(r[0].next_hop_dsn);
+  EXPECT_EQ(r[1].kind(), '5');
+  EXPECT_EQ(r[1].action, "");
+  EXPECT_FALSE(r[1].next_hop_dsn);
+}
+
 TEST_F(SmtpAgentTest, NullSenderAndRoutedAddress) {
   agent();
   auto m = message({"bob@example.test"});
@@ -266,6 +317,51 @@ TEST_F(SmtpAgentTest, RecipientRejectedOthersDelivered) {
   EXPECT_EQ(r[2].reason,
             "host mx.example.test[127.0.0.2] said: 452 4.5.3 Error: too many recipients (in reply to RCPT TO command)");
   EXPECT_FALSE(r[2].dead_destination);
+}
+
+// Postfix smtp_chat_resp: a line without a reply code is kept and the next
+// line completes the reply; with PIPELINING each such line is warned about
+// (it can make a pipelined reply count for the wrong command), without it
+// not.
+TEST_F(SmtpAgentTest, GarbageInRepliesIsKeptAndWarnedAboutWithPipelining) {
+  const std::string maillog = dir_ + "/maillog";
+  struct LogTo {  // the log goes to a file for this test only, whatever fails
+    log::Target saved = log::target();
+    explicit LogTo(const std::string& file) { log::configure({"smtp-test", "mxmta", "client", file, false, true}); }
+    ~LogTo() { log::configure(saved); }
+  } log_to(maillog);
+  auto read_log = [&maillog] {
+    std::ifstream in(maillog);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  mx_->script().rcpt = [](const std::string&) -> std::string {
+    return "25X garbage\n550-5.1.1 <bob@example.test>: no such user\n5.1.1 here\n550 5.1.1 bye";
+  };
+  agent();
+  auto r = deliver1();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].dsn, "5.1.1");
+  EXPECT_EQ(r[0].reason,
+            "host mx.example.test[127.0.0.2] said: 25X garbage 550-5.1.1 <bob@example.test>: no such user 5.1.1 "
+            "here 550 5.1.1 bye (in reply to RCPT TO command)");
+  std::string text = read_log();
+  EXPECT_NE(text.find("mxmta/smtp[" + std::to_string(::getpid()) + "]: warning: 4A1B2C3D4E: non-ESMTP response from " +
+                      relay("mx.example.test", "127.0.0.2") + ": 25X garbage\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("warning: 4A1B2C3D4E: non-ESMTP response from " + relay("mx.example.test", "127.0.0.2") +
+                      ": 5.1.1 here\n"),
+            std::string::npos)
+      << text;
+
+  // The same server without PIPELINING: the same result, no warning.
+  std::ofstream(maillog, std::ios::trunc).close();
+  mx_->script().ehlo = "250-mx.test\n250-SIZE 10240000\n250 8BITMIME";
+  r = deliver1();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].dsn, "5.1.1");
+  text = read_log();
+  EXPECT_EQ(text.find("non-ESMTP"), std::string::npos) << text;
 }
 
 TEST_F(SmtpAgentTest, MailFromRejectedBouncesAllAndResets) {
@@ -966,7 +1062,9 @@ TEST_F(SmtpAgentTest, CachedConnectionsAreKeptPerServerAddress) {
   EXPECT_EQ(r[0].relay, relay("mx.other.test", "127.0.0.3"));
   EXPECT_EQ(mx_->connections(), 1);
   EXPECT_EQ(other.connections(), 1);
-  for (const auto& c : mx_->sessions()[0].commands) EXPECT_NE(c, "RSET") << "example.test's session was not touched";
+  // sessions() returns a copy: name it, or the range-for walks a destroyed temporary (ASan).
+  const auto mx_sessions = mx_->sessions();
+  for (const auto& c : mx_sessions[0].commands) EXPECT_NE(c, "RSET") << "example.test's session was not touched";
   EXPECT_EQ(other.sessions()[0].commands[4], "RSET");
   // A relayhost-style next hop to the same address shares the session.
   auto r4 = deliver1("[mx.example.test]");
