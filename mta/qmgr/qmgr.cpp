@@ -21,6 +21,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace mta::qmgr {
 namespace {
@@ -112,6 +113,12 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
   bool stopping = false;
   bool pumping = false;
   bool incoming_backlog = false;  // scan_incoming() stopped at the active limit
+  // Ids whose activation (rename into active/, read) runs on the blocking
+  // pool, and queue-file removals in flight there: file system work that would
+  // otherwise hold up every SMTP session on the loop (an unlink on ext4 takes
+  // as long as handling two SMTP commands). The drain at stop waits for both.
+  std::unordered_set<std::string> activating;
+  size_t pending_io = 0;
   Stats counters;
 
   Impl(net::io_context& i, std::shared_ptr<const core::Config> c, const queue::QueueStore& s, Notifier n)
@@ -190,11 +197,11 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
   void scan_incoming() {
     incoming_backlog = false;
     for (const auto& id : store.list(queue::Q::incoming)) {
-      if (active.size() >= active_limit) {
+      if (active.size() + activating.size() >= active_limit) {
         incoming_backlog = true;  // rescan when room frees up
         break;
       }
-      if (!active.count(id)) activate(queue::Q::incoming, id);
+      if (!active.count(id) && !activating.count(id)) activate(queue::Q::incoming, id);
     }
   }
 
@@ -202,21 +209,59 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     int64_t now = util::now_sec();
     last_deferred_scan = now;
     for (const auto& id : store.list(queue::Q::deferred)) {
-      if (active.size() >= active_limit) break;
-      if (active.count(id)) continue;
+      if (active.size() + activating.size() >= active_limit) break;
+      if (active.count(id) || activating.count(id)) continue;
       struct stat st;
       if (::stat(store.path(queue::Q::deferred, id).c_str(), &st) != 0) continue;
       if (all || due(static_cast<int64_t>(st.st_mtime), now)) activate(queue::Q::deferred, id);
     }
   }
 
-  void activate(queue::Q from, const std::string& id) {
-    if (auto ec = store.move(from, queue::Q::active, id, false)) {
+  // The file system half of an activation: runs on the loop (scans) or on
+  // the blocking pool (activate_async); it touches no loop state.
+  struct Loaded {
+    std::error_code move_ec;
+    queue::ReadResult read;
+    std::shared_ptr<core::Message> msg;
+  };
+  static Loaded load(const queue::QueueStore& store, queue::Q from, const std::string& id) {
+    Loaded l;
+    l.move_ec = store.move(from, queue::Q::active, id, false);
+    if (l.move_ec) return l;
+    l.msg = std::make_shared<core::Message>();
+    l.read = queue::read_queue_file(store.path(queue::Q::active, id), l.msg->env, &l.msg->content);
+    return l;
+  }
+
+  void activate(queue::Q from, const std::string& id) { activated(id, load(store, from, id)); }
+
+  // One new message from smtpd, pickup or local: its rename and read run on
+  // the pool, so the sessions on the loop do not wait for the disk.
+  void activate_async(const std::string& id) {
+    activating.insert(id);
+    ++pending_io;
+    auto fn = [st = store, id]() { return load(st, queue::Q::incoming, id); };
+    net::post(util::blocking_pool(), [w = weak_from_this(), fn = std::move(fn), &io = io, id]() mutable {
+      auto l = std::make_shared<Loaded>(fn());
+      net::post(io, [w, l, id] {
+        if (auto self = w.lock()) {
+          self->activating.erase(id);
+          --self->pending_io;
+          if (self->active.count(id)) return;
+          self->activated(id, std::move(*l));
+          self->pump();
+        }
+      });
+    });
+  }
+
+  void activated(const std::string& id, Loaded l) {
+    if (auto ec = l.move_ec) {
       if (ec != std::errc::no_such_file_or_directory) log::warn(kSvc, "{}: activate: {}", id, ec.message());
       return;
     }
-    auto m = std::make_shared<core::Message>();
-    auto r = queue::read_queue_file(store.path(queue::Q::active, id), m->env, &m->content);
+    auto m = std::move(l.msg);
+    auto& r = l.read;
     if (r.ec) {
       if (r.ec != std::errc::no_such_file_or_directory) log::warn(kSvc, "{}: read: {}", id, r.ec.message());
       return;
@@ -598,9 +643,17 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
       if (ec && ec != std::errc::no_such_file_or_directory)
         log::warn(kSvc, "{}: cannot defer: {}; the message stays in active/ until restart", id, ec.message());
     } else {
-      std::error_code ec = store.remove(queue::Q::active, id);
-      if (!ec || ec == std::errc::no_such_file_or_directory) log::info(kSvc, "{}: removed", id);
-      else log::warn(kSvc, "{}: remove: {}", id, ec.message());
+      // The unlink runs on the pool (see pending_io); "removed" is logged
+      // once the file is gone.
+      ++pending_io;
+      net::post(util::blocking_pool(), [w = weak_from_this(), st = store, &io = io, id]() {
+        std::error_code ec = st.remove(queue::Q::active, id);
+        net::post(io, [w, id, ec] {
+          if (auto self = w.lock()) --self->pending_io;
+          if (!ec || ec == std::errc::no_such_file_or_directory) log::info(kSvc, "{}: removed", id);
+          else log::warn(kSvc, "{}: remove: {}", id, ec.message());
+        });
+      });
     }
     active.erase(id);
     pump();
@@ -662,12 +715,12 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
   }
 
   void incoming_one(const std::string& id) {
-    if (active.count(id)) return;
-    if (active.size() >= active_limit) {
+    if (active.count(id) || activating.count(id)) return;
+    if (active.size() + activating.size() >= active_limit) {
       incoming_backlog = true;
       return;
     }
-    activate(queue::Q::incoming, id);
+    activate_async(id);
   }
 
   void tick() {
@@ -741,6 +794,7 @@ void Qmgr::stop_dispatching() { impl_->stopping = true; }
 Stats Qmgr::stats() const {
   Stats s = impl_->counters;
   s.active = impl_->active.size();
+  s.in_flight += impl_->pending_io;
   return s;
 }
 
