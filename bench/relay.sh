@@ -13,6 +13,7 @@
 #   CPU ms/msg  user+system CPU of all the MTA's processes during that time,
 #               divided by N (for Postfix: every live process plus what the
 #               master reaped from exited children)
+# First, as a ceiling, smtp-source sends straight into smtp-sink (no MTA).
 # Each run is printed on stderr as it ends; the result is a Markdown table on
 # stdout (and in --out FILE) with the median rate and the median CPU of the
 # runs of each configuration, and the ratios mxmta/Postfix ("rate x" should
@@ -155,8 +156,27 @@ queue_count() {
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END{if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
-declare -A rate cpu   # "mta kb sessions" -> median
+declare -A rate cpu direct   # "mta kb sessions" -> median; direct: "kb sessions" -> median
 echo "bench: $messages messages per run, $repeat run(s) per configuration" >&2
+
+# The ceiling: smtp-source straight into smtp-sink, no MTA in between (the
+# sink neither queues nor flushes). No MTA can accept faster than this from
+# the same client on the same machine; at one session it is the client's own
+# round trips and connection set-up.
+for kb in ${sizes//,/ }; do
+  for s in ${sessions//,/ }; do
+    rates=
+    for run in $(seq 1 "$repeat"); do
+      t0=$(date +%s.%N)
+      smtp-source -s "$s" -m "$messages" -l $((kb * 1024)) -f bench@source.test -t sink@sink.test 127.0.0.1:$sink_port
+      t1=$(date +%s.%N)
+      r=$(awk -v m="$messages" -v t0="$t0" -v t1="$t1" 'BEGIN{printf "%.1f", m/(t1-t0)}')
+      printf 'bench: %-8s %3d KB %3d sessions  run %d/%d: %8.0f msg/s\n' no-mta "$kb" "$s" "$run" "$repeat" "$r" >&2
+      rates="$rates $r"
+    done
+    direct["$kb $s"]=$(echo "$rates" | median)
+  done
+done
 for mta in ${mtas//,/ }; do
   port=$(free_port)
   case $mta in
@@ -198,8 +218,8 @@ table() {
   local have_mx=0 have_pf=0
   [[ ,$mtas, == *,mxmta,* ]] && have_mx=1
   [[ ,$mtas, == *,postfix,* ]] && have_pf=1
-  echo "| KB | sessions | mxmta msg/s | Postfix msg/s | rate x | mxmta CPU ms/msg | Postfix CPU ms/msg | CPU x |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| KB | sessions | no MTA msg/s | mxmta msg/s | Postfix msg/s | rate x | mxmta CPU ms/msg | Postfix CPU ms/msg | CPU x |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for kb in ${sizes//,/ }; do
     for s in ${sessions//,/ }; do
       local mr=- pr=- mc=- pc=- rx=- cx=-
@@ -213,12 +233,12 @@ table() {
       [ "$pr" != - ] && pr=$(printf '%.0f' "$pr")
       [ "$mc" != - ] && mc=$(printf '%.3f' "$mc")
       [ "$pc" != - ] && pc=$(printf '%.3f' "$pc")
-      echo "| $kb | $s | $mr | $pr | $rx | $mc | $pc | $cx |"
+      echo "| $kb | $s | $(printf '%.0f' "${direct["$kb $s"]}") | $mr | $pr | $rx | $mc | $pc | $cx |"
     done
   done
   echo
-  echo "$messages messages per run, median of $repeat run(s); rate x = mxmta msg/s / Postfix msg/s," \
-    "CPU x = mxmta CPU / Postfix CPU per message."
+  echo "$messages messages per run, median of $repeat run(s); no MTA = smtp-source straight into smtp-sink" \
+    "(the ceiling for any MTA); rate x = mxmta msg/s / Postfix msg/s, CPU x = mxmta CPU / Postfix CPU per message."
 }
 
 table
