@@ -80,6 +80,7 @@ sink_port=$(free_port)
 # 1000: listen backlog. The sink accepts everything, no delays.
 smtp-sink -u "$(id -un)" 127.0.0.1:$sink_port 1000 >/dev/null 2>&1 &
 sink_pid=$!
+for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$sink_port) 2>/dev/null && break; sleep 0.1; done
 
 setup_mxmta() {
   local d=$work/mxmta port=$1
