@@ -114,11 +114,12 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
   bool pumping = false;
   bool incoming_backlog = false;  // scan_incoming() stopped at the active limit
   // Ids whose activation (rename into active/, read) runs on the blocking
-  // pool, and queue-file removals in flight there: file system work that would
-  // otherwise hold up every SMTP session on the loop (an unlink on ext4 takes
-  // as long as handling two SMTP commands). The drain at stop waits for both.
+  // pool, and the number of queue-file removals running there: file system
+  // work that would otherwise hold up every SMTP session on the loop (an
+  // unlink on ext4 takes as long as handling two SMTP commands). Both count
+  // as in flight, so the drain at stop waits for them.
   std::unordered_set<std::string> activating;
-  size_t pending_io = 0;
+  size_t removing = 0;
   Stats counters;
 
   Impl(net::io_context& i, std::shared_ptr<const core::Config> c, const queue::QueueStore& s, Notifier n)
@@ -239,20 +240,15 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
   // the pool, so the sessions on the loop do not wait for the disk.
   void activate_async(const std::string& id) {
     activating.insert(id);
-    ++pending_io;
-    auto fn = [st = store, id]() { return load(st, queue::Q::incoming, id); };
-    net::post(util::blocking_pool(), [w = weak_from_this(), fn = std::move(fn), &io = io, id]() mutable {
-      auto l = std::make_shared<Loaded>(fn());
-      net::post(io, [w, l, id] {
-        if (auto self = w.lock()) {
-          self->activating.erase(id);
-          --self->pending_io;
-          if (self->active.count(id)) return;
-          self->activated(id, std::move(*l));
-          self->pump();
-        }
-      });
-    });
+    util::spawn_logged(io.get_executor(), activate_co(shared_from_this(), id), "qmgr activate");
+  }
+
+  static net::awaitable<void> activate_co(std::shared_ptr<Impl> self, std::string id) {
+    auto fn = [st = self->store, id] { return load(st, queue::Q::incoming, id); };
+    Loaded l = co_await util::run_blocking(std::move(fn));
+    self->activating.erase(id);
+    self->activated(id, std::move(l));
+    self->pump();
   }
 
   void activated(const std::string& id, Loaded l) {
@@ -642,22 +638,20 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
       auto ec = co_await util::run_blocking(std::move(defer_file));
       if (ec && ec != std::errc::no_such_file_or_directory)
         log::warn(kSvc, "{}: cannot defer: {}; the message stays in active/ until restart", id, ec.message());
-    } else {
-      // The unlink runs on the pool (see pending_io); "removed" is logged
-      // once the file is gone.
-      ++pending_io;
-      net::post(util::blocking_pool(), [w = weak_from_this(), st = store, &io = io, id]() {
-        std::error_code ec = st.remove(queue::Q::active, id);
-        net::post(io, [w, id, ec] {
-          if (auto self = w.lock()) --self->pending_io;
-          if (!ec || ec == std::errc::no_such_file_or_directory) log::info(kSvc, "{}: removed", id);
-          else log::warn(kSvc, "{}: remove: {}", id, ec.message());
-        });
-      });
     }
     active.erase(id);
     pump();
     if (incoming_backlog && active.size() < active_limit) scan_incoming();
+    if (later.empty()) {
+      // Done with: the unlink runs on the pool (see `removing`) while the
+      // loop goes on; "removed" is logged once the file is gone.
+      ++removing;
+      auto remove_file = [st = store, id] { return st.remove(queue::Q::active, id); };
+      std::error_code ec = co_await util::run_blocking(std::move(remove_file));
+      --removing;
+      if (!ec || ec == std::errc::no_such_file_or_directory) log::info(kSvc, "{}: removed", id);
+      else log::warn(kSvc, "{}: remove: {}", id, ec.message());
+    }
   }
 
   net::awaitable<void> notify(NoticeKind kind, std::shared_ptr<const core::Message> original,
@@ -794,7 +788,7 @@ void Qmgr::stop_dispatching() { impl_->stopping = true; }
 Stats Qmgr::stats() const {
   Stats s = impl_->counters;
   s.active = impl_->active.size();
-  s.in_flight += impl_->pending_io;
+  s.in_flight += impl_->activating.size() + impl_->removing;
   return s;
 }
 
