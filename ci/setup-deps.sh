@@ -24,6 +24,8 @@ packages=(
   libfaketime faketime
   # DNS for the reference MTA's resolver (see README: why c-ares)
   libc-ares-dev
+  # CRC-32 of queue files (see README: why zlib)
+  zlib1g-dev
   # namespaces: ip(8), unshare(1), newuidmap/newgidmap for subuid maps
   iproute2 util-linux uidmap
   # dig, as the seed types it ("dig -t mx example.com"), and for the fake DNS tests

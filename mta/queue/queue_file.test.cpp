@@ -76,3 +76,42 @@ TEST(QueueFileTest, GarbageIsRejected) {
   std::string extra = queue::serialize(sample()) + "S1:x\n";
   EXPECT_EQ(queue::parse(extra, e, nullptr), "data after end record");
 }
+
+TEST(QueueFileTest, ChecksumCatchesChangedBytes) {
+  std::string bytes = queue::serialize(sample());
+  ASSERT_NE(bytes.find("\nC8:"), std::string::npos) << "no checksum record";
+  core::Envelope e;
+  for (size_t at : {size_t{0} + 6, bytes.find("M"), bytes.find("M") + 8}) {
+    std::string b = bytes;
+    b[at] = b[at] == 'q' ? 'r' : 'q';
+    EXPECT_NE(queue::parse(b, e, nullptr), "") << "a changed byte at " << at << " passed";
+  }
+  std::string zeroed = bytes;
+  std::fill(zeroed.begin() + 30, zeroed.begin() + 34, '\0');
+  EXPECT_NE(queue::parse(zeroed, e, nullptr), "");
+}
+
+TEST(QueueFileTest, NulPaddingAfterTheEndIsAcceptedOtherBytesAreNot) {
+  std::string bytes = queue::serialize(sample());
+  core::Envelope e;
+  EXPECT_EQ(queue::parse(bytes + std::string(5000, '\0'), e, nullptr), "");
+  EXPECT_EQ(queue::parse(bytes + std::string(10, '\0') + "x", e, nullptr), "data after end record");
+}
+
+TEST(QueueFileTest, FilesWithoutChecksumStillParse) {
+  // Written before the checksum record existed.
+  std::string bytes = "V1:1\nI7:ABCDE12\nT17:1700000000.000001\nS3:a@b\nR3:c@d\nM3:hi\n\nE0:\n";
+  core::Envelope e;
+  std::string content;
+  EXPECT_EQ(queue::parse(bytes, e, &content), "");
+  EXPECT_EQ(content, "hi\n");
+}
+
+TEST(QueueFileTest, NothingButTheEndAfterTheChecksum) {
+  std::string bytes = queue::serialize(sample());
+  size_t c = bytes.rfind("C8:");
+  ASSERT_NE(c, std::string::npos);
+  std::string b = bytes.substr(0, c + 12) + "S1:x\n" + "E0:\n";
+  core::Envelope e;
+  EXPECT_EQ(queue::parse(b, e, nullptr), "record after the checksum");
+}
