@@ -154,6 +154,7 @@ int run_daemon(const std::string& config_dir, bool foreground, int ready_fd) {
 
   ::signal(SIGPIPE, SIG_IGN);
   util::set_blocking_pool_size(static_cast<unsigned>(cfg->get_int("mxmta_io_threads")));
+  store.enable_reuse(static_cast<size_t>(std::max<long long>(0, cfg->get_int("mxmta_queue_file_reuse_limit"))));
 
   net::io_context io(1);
   Roles roles(io, cfg, store);

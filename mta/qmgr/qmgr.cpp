@@ -171,12 +171,17 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
       if (auto ec = store.move(queue::Q::active, queue::Q::incoming, id, false))
         log::warn(kSvc, "{}: move active to incoming: {}", id, ec.message());
     }
+    // Reused files first: one may hold an acknowledged message whose rename
+    // to its id did not reach the disk.
+    std::vector<std::string> lines;
+    store.recover_reused(lines);
+    for (const auto& l : lines) log::info(kSvc, "{}", l);
     // Temporary files in incoming/ were never acknowledged: remove them.
     std::string dir = store.dir(queue::Q::incoming);
     if (DIR* dp = ::opendir(dir.c_str())) {
       while (auto* de = ::readdir(dp)) {
         std::string n = de->d_name;
-        if (n.size() > 1 && n[0] == '.' && n != "..") {
+        if (n.size() > 1 && n[0] == '.' && n != ".." && n.rfind(".reuse.", 0) != 0) {
           ::unlink((dir + "/" + n).c_str());
           log::info(kSvc, "removed incomplete file incoming/{}", n);
         }
@@ -643,10 +648,11 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     pump();
     if (incoming_backlog && active.size() < active_limit) scan_incoming();
     if (later.empty()) {
-      // Done with: the unlink runs on the pool (see `removing`) while the
+      // Done with: the unlink (or the rename that keeps the file for reuse,
+      // queue/queue_store.hpp) runs on the pool (see `removing`) while the
       // loop goes on; "removed" is logged once the file is gone.
       ++removing;
-      auto remove_file = [st = store, id] { return st.remove(queue::Q::active, id); };
+      auto remove_file = [st = store, id] { return st.retire(queue::Q::active, id); };
       std::error_code ec = co_await util::run_blocking(std::move(remove_file));
       --removing;
       if (!ec || ec == std::errc::no_such_file_or_directory) log::info(kSvc, "{}: removed", id);

@@ -1,5 +1,6 @@
 #include "queue/queue_store.hpp"
 
+#include "queue/queue_file.hpp"
 #include "util/clock.hpp"
 
 #include <dirent.h>
@@ -9,9 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
 
 namespace mta::queue {
 namespace {
@@ -37,7 +42,26 @@ pid_t my_pid() {
   return p;
 }
 
+constexpr std::string_view kReusePrefix = ".reuse.";
+// Files kept for reuse are at most this big (a few messages of typical size;
+// a 10 MB message's file is unlinked as before).
+constexpr off_t kReuseMaxSize = 64 * 1024;
+
+// rename(2) that does not replace an existing target.
+int rename_noreplace(const char* from, const char* to) {
+  return ::renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+}
+
 }  // namespace
+
+struct QueueStore::ReusePool {
+  std::mutex mu;
+  size_t limit = 0;
+  std::vector<Reusable> ready;    // name durable: may be written over
+  std::vector<Reusable> pending;  // renamed, directory fsync still to come
+  uint64_t reused = 0;
+  size_t batch() const { return std::max<size_t>(1, std::min<size_t>(16, limit / 4)); }
+};
 
 std::string_view name(Q q) {
   switch (q) {
@@ -67,8 +91,112 @@ bool looks_like_queue_id(std::string_view s) {
 }
 
 QueueStore::QueueStore(std::string root)
-    : root_(std::move(root)), syncs_(std::make_shared<std::array<std::unique_ptr<util::DirSync>, 6>>()) {
+    : root_(std::move(root)),
+      syncs_(std::make_shared<std::array<std::unique_ptr<util::DirSync>, 6>>()),
+      reuse_(std::make_shared<ReusePool>()) {
   for (Q q : kAll) (*syncs_)[static_cast<size_t>(q)] = std::make_unique<util::DirSync>(dir(q));
+}
+
+std::string QueueStore::reuse_path(std::string_view old_id) const {
+  return dir(Q::incoming) + "/" + std::string(kReusePrefix) + std::string(old_id);
+}
+
+void QueueStore::enable_reuse(size_t limit) const {
+  std::lock_guard lk(reuse_->mu);
+  reuse_->limit = limit;
+}
+
+QueueStore::ReuseStats QueueStore::reuse_stats() const {
+  std::lock_guard lk(reuse_->mu);
+  return {reuse_->ready.size(), reuse_->pending.size(), reuse_->reused};
+}
+
+bool QueueStore::take_reusable(Reusable& out) const {
+  std::lock_guard lk(reuse_->mu);
+  if (reuse_->ready.empty()) return false;
+  out = std::move(reuse_->ready.back());
+  reuse_->ready.pop_back();
+  ++reuse_->reused;
+  return true;
+}
+
+void QueueStore::give_back(Reusable r) const {
+  std::lock_guard lk(reuse_->mu);
+  --reuse_->reused;
+  reuse_->ready.push_back(std::move(r));
+}
+
+std::error_code QueueStore::retire(Q q, std::string_view id) const {
+  {
+    std::lock_guard lk(reuse_->mu);
+    if (reuse_->ready.size() + reuse_->pending.size() >= reuse_->limit) return remove(q, id);
+  }
+  std::string src = path(q, id), dst = reuse_path(id);
+  Reusable r;
+  r.fd = util::UniqueFd(::open(src.c_str(), O_RDWR | O_CLOEXEC));
+  if (!r.fd) return util::last_errno();
+  struct stat st;
+  // A big file is not worth its disk space while it waits.
+  if (::fstat(r.fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kReuseMaxSize) return remove(q, id);
+  // The name keeps the old id: a crash before the new message's write
+  // reached the disk leaves a file whose id is OLDID, which recovery removes.
+  if (rename_noreplace(src.c_str(), dst.c_str()) != 0) {
+    if (errno == EEXIST) return remove(q, id);
+    return util::last_errno();
+  }
+  r.old_id = std::string(id);
+  r.size = static_cast<long long>(st.st_size);
+  r.ino = static_cast<unsigned long long>(st.st_ino);
+  std::vector<Reusable> batch;
+  {
+    std::lock_guard lk(reuse_->mu);
+    reuse_->pending.push_back(std::move(r));
+    if (reuse_->pending.size() >= reuse_->batch()) batch.swap(reuse_->pending);
+  }
+  if (batch.empty()) return {};
+  // Only a durable name may be written over: one directory fsync for the
+  // batch (shared with concurrent commits). If it fails the files are
+  // dropped; recovery removes them at the next start.
+  if (auto ec = sync_dir(Q::incoming)) return {};
+  // And each file once, while nobody waits for it: after a rename, ext4
+  // without a journal writes the parent directory again on the file's next
+  // fsync (ext4_sync_parent), which would otherwise be the commit's.
+  for (auto& b : batch) util::fdatasync_fd(b.fd.get());
+  std::lock_guard lk(reuse_->mu);
+  for (auto& b : batch) reuse_->ready.push_back(std::move(b));
+  return {};
+}
+
+void QueueStore::recover_reused(std::vector<std::string>& log) const {
+  std::string d = dir(Q::incoming);
+  std::vector<std::string> names;
+  if (DIR* dp = ::opendir(d.c_str())) {
+    while (auto* de = ::readdir(dp)) {
+      std::string_view n = de->d_name;
+      if (n.substr(0, kReusePrefix.size()) == kReusePrefix) names.emplace_back(n);
+    }
+    ::closedir(dp);
+  }
+  if (names.empty()) return;
+  for (const auto& n : names) {
+    std::string p = d + "/" + n, old_id = n.substr(kReusePrefix.size());
+    core::Envelope env;
+    auto r = read_queue_file(p, env, nullptr);
+    // A committed message: complete, checksum verified (parse() checks it;
+    // a file written before the checksum existed is never reused), and no
+    // longer the message it was retired as.
+    if (!r.ec && r.bad.empty() && env.id != old_id && looks_like_queue_id(env.id)) {
+      std::string to = path(Q::incoming, env.id);
+      if (rename_noreplace(p.c_str(), to.c_str()) == 0) {
+        log.push_back(fmt::format("{}: recovered from incoming/{}", env.id, n));
+        continue;
+      }
+      log.push_back(fmt::format("{}: cannot recover incoming/{}: {}", env.id, n, std::strerror(errno)));
+      if (errno != EEXIST) continue;  // keep it for the next start
+    }
+    ::unlink(p.c_str());
+  }
+  sync_dir(Q::incoming);
 }
 
 std::error_code QueueStore::sync_dir(Q q, std::string_view id) const {
@@ -185,6 +313,11 @@ QueueWriter& QueueWriter::operator=(QueueWriter&& o) noexcept {
     fd_ = std::move(o.fd_);
     committed_ = o.committed_;
     mode_ok_ = o.mode_ok_;
+    reused_ = o.reused_;
+    old_id_ = std::move(o.old_id_);
+    capacity_ = o.capacity_;
+    offset_ = o.offset_;
+    ino_ = o.ino_;
     o.store_ = nullptr;
     o.tmp_.clear();
     o.committed_ = true;
@@ -197,6 +330,32 @@ QueueWriter::~QueueWriter() { discard(); }
 std::error_code QueueWriter::create(const QueueStore& store, Q q, QueueWriter& out) {
   static std::atomic<unsigned> counter{0};
   out.discard();
+  if (q == Q::incoming) {
+    QueueStore::Reusable r;
+    if (store.take_reusable(r)) {
+      std::string id;
+      for (int tries = 0; tries < 1000; ++tries) {
+        util::Timestamp t = util::now();
+        id = make_queue_id((t.usec + tries) % 1000000, r.ino);
+        if (id != r.old_id && !util::exists(store.path(q, id)) && !util::exists(store.path(Q::deferred, id)) &&
+            !util::exists(store.path(Q::hold, id)))
+          break;
+      }
+      out.store_ = &store;
+      out.q_ = q;
+      out.id_ = id;
+      out.tmp_ = store.reuse_path(r.old_id);
+      out.fd_ = std::move(r.fd);
+      out.committed_ = false;
+      out.mode_ok_ = true;
+      out.reused_ = true;
+      out.old_id_ = std::move(r.old_id);
+      out.capacity_ = r.size;
+      out.offset_ = 0;
+      out.ino_ = r.ino;
+      return {};
+    }
+  }
   std::string tmp = fmt::format("{}/.{}.{}.tmp", store.dir(q), my_pid(), counter++);
   // Created with the mode of a ready queue file (0700) unless the umask
   // takes bits away, so that commit() needs no fchmod(); the '.' name keeps
@@ -228,16 +387,57 @@ std::error_code QueueWriter::create(const QueueStore& store, Q q, QueueWriter& o
   out.tmp_ = tmp;
   out.fd_ = std::move(fd);
   out.committed_ = false;
+  out.reused_ = false;
+  out.offset_ = 0;
   return {};
 }
 
 std::error_code QueueWriter::write(std::string_view bytes) {
   if (!fd_) return util::errno_code(EBADF);
-  return util::write_all(fd_.get(), bytes);
+  if (!reused_) return util::write_all(fd_.get(), bytes);
+  while (!bytes.empty()) {
+    ssize_t n = ::pwrite(fd_.get(), bytes.data(), bytes.size(), static_cast<off_t>(offset_));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return util::last_errno();
+    }
+    offset_ += n;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
 }
 
 std::error_code QueueWriter::commit() {
   if (!fd_ || !store_) return util::errno_code(EBADF);
+  if (reused_) {
+    // NULs over the rest of the old message, up to its size or the next
+    // 4 KiB: the file does not shrink (no truncate to make durable) and
+    // grows by whole blocks, so the next reuse fits.
+    long long end = std::max(capacity_, (offset_ + 4095) / 4096 * 4096);
+    static const char zeros[4096] = {};
+    for (long long at = offset_; at < end;) {
+      size_t len = static_cast<size_t>(std::min<long long>(end - at, sizeof zeros));
+      ssize_t n = ::pwrite(fd_.get(), zeros, len, static_cast<off_t>(at));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return util::last_errno();
+      }
+      at += n;
+    }
+    // Data only when the size is unchanged: the name is already durable.
+    if (auto ec = util::fdatasync_fd(fd_.get())) return ec;
+    fd_.reset();
+    committed_ = true;
+    // Not fsynced: until this rename reaches the disk, recovery finds the
+    // message in incoming/.reuse.OLDID and renames it itself.
+    if (::rename(tmp_.c_str(), store_->path(q_, id_).c_str()) != 0) {
+      auto ec = util::last_errno();
+      committed_ = false;
+      return ec;
+    }
+    tmp_.clear();
+    return {};
+  }
   if (auto ec = util::fdatasync_fd(fd_.get())) return ec;
   if (!mode_ok_ && ::fchmod(fd_.get(), 0700) != 0) return util::last_errno();
   fd_.reset();
@@ -250,10 +450,32 @@ std::error_code QueueWriter::commit() {
 }
 
 void QueueWriter::discard() {
+  if (reused_ && !committed_ && !tmp_.empty() && store_) {
+    if (offset_ == 0 && fd_) {
+      // Never written to: still the old message under its old name.
+      QueueStore::Reusable r;
+      r.old_id = old_id_;
+      r.fd = std::move(fd_);
+      r.size = capacity_;
+      r.ino = ino_;
+      store_->give_back(std::move(r));
+      tmp_.clear();
+      committed_ = true;
+      reused_ = false;
+      return;
+    }
+    // Partly new: spoil the version record first, so that a crash before
+    // the unlink reaches the disk cannot make recovery take it for a message.
+    if (fd_) {
+      static const char zeros[16] = {};
+      [[maybe_unused]] auto n = ::pwrite(fd_.get(), zeros, sizeof zeros, 0);
+    }
+  }
   fd_.reset();
   if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
   tmp_.clear();
   committed_ = true;
+  reused_ = false;
 }
 
 }  // namespace mta::queue

@@ -19,6 +19,17 @@
 //   then is the message acknowledged. Every later state change is a rename.
 //   Directory fsyncs go through one util::DirSync per queue, so commits that
 //   run at the same time (sessions on the blocking pool) share them.
+//
+//   Reuse (the daemon, mxmta_queue_file_reuse_limit): a delivered file is not
+//   unlinked but renamed to incoming/.reuse.OLDID (retire), and once that name
+//   is durable (one directory fsync per batch, then an fdatasync of each file
+//   while nobody waits for it) a new message is written over
+//   it in place, padded with NULs to at least its old size, and committed
+//   with one fdatasync: no block allocation, no new directory entry, so no
+//   journal commit; then it is renamed to its id. At start-up
+//   recover_reused() gives every .reuse file that holds a complete message
+//   with a valid checksum and an id other than OLDID its id back, and removes
+//   the rest (unused, or a write that never reached the 250).
 // SEE ALSO
 //   queue/queue_file.hpp, docs/queue-format.md
 #pragma once
@@ -71,10 +82,38 @@ class QueueStore {
   // rename into it; concurrent callers share fsyncs. Blocking.
   std::error_code sync_dir(Q q, std::string_view id = {}) const;
 
+  // Keep up to `limit` delivered files of up to 64 KiB idle for reuse (0:
+  // unlink them, the default). Shared by copies of this store.
+  void enable_reuse(size_t limit) const;
+  // A message is done with: keep its file for reuse (see above) or unlink it.
+  // Blocking.
+  std::error_code retire(Q q, std::string_view id) const;
+  // Start-up, before any writer runs: the .reuse files of the last run. Each
+  // line of `log` says what became of one. Blocking.
+  void recover_reused(std::vector<std::string>& log) const;
+  struct ReuseStats {
+    size_t ready = 0, pending = 0;  // pending: waiting for the directory fsync
+    uint64_t reused = 0;            // files written over so far
+  };
+  ReuseStats reuse_stats() const;
+
  private:
+  friend class QueueWriter;
+  struct Reusable {
+    std::string old_id;
+    util::UniqueFd fd;
+    long long size = 0;
+    unsigned long long ino = 0;
+  };
+  struct ReusePool;
+  bool take_reusable(Reusable& out) const;
+  void give_back(Reusable r) const;
+  std::string reuse_path(std::string_view old_id) const;
+
   std::string root_;
   // One per queue (index: Q); shared by copies of this store.
   std::shared_ptr<std::array<std::unique_ptr<util::DirSync>, 6>> syncs_;
+  std::shared_ptr<ReusePool> reuse_;
 };
 
 // An embryonic queue file. create() makes a temporary file in `q` and assigns
@@ -90,10 +129,12 @@ class QueueWriter {
   const std::string& id() const { return id_; }
   bool is_open() const { return static_cast<bool>(fd_); }
   std::error_code write(std::string_view bytes);
-  // fsync, rename to the id, fsync the directory. Blocking: the daemon calls
-  // it on the blocking-I/O pool.
+  // fsync, rename to the id, fsync the directory; for a reused file, NUL
+  // padding, fdatasync and rename. Blocking: the daemon calls it on the
+  // blocking-I/O pool.
   std::error_code commit();
   void discard();
+  bool reused() const { return reused_; }
 
  private:
   const QueueStore* store_ = nullptr;
@@ -103,6 +144,11 @@ class QueueWriter {
   util::UniqueFd fd_;
   bool committed_ = false;
   bool mode_ok_ = false;  // created 0700 despite the umask: no fchmod at commit
+  // A reused file (incoming/.reuse.OLDID): written with pwrite from offset 0.
+  bool reused_ = false;
+  std::string old_id_;
+  long long capacity_ = 0, offset_ = 0;
+  unsigned long long ino_ = 0;
 };
 
 }  // namespace mta::queue

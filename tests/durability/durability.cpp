@@ -198,7 +198,7 @@ bool try_send(const std::string& rcpt, const std::string& token, const std::stri
 size_t queue_files() {
   size_t n = 0;
   for (const char* q : {"maildrop", "incoming", "active", "deferred", "hold"}) {
-    std::string cmd = "find " + g_dir + "/spool/" + q + " -type f 2>/dev/null | wc -l";
+    std::string cmd = "find " + g_dir + "/spool/" + q + " -type f ! -name '.*' 2>/dev/null | wc -l";
     FILE* f = ::popen(cmd.c_str(), "r");
     if (!f) continue;
     unsigned long c = 0;

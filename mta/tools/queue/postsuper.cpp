@@ -123,6 +123,9 @@ class Super {
         for (const char* h = "0123456789ABCDEF"; *h; ++h) dirs.push_back(store_.dir(q) + "/" + *h);
       for (const auto& d : dirs)
         for (const auto& f : entries(d, true)) {
+          // The daemon's reused files (queue/queue_store.hpp): it owns them
+          // and sorts them out itself at start-up.
+          if (f.rfind(".reuse.", 0) == 0) continue;
           std::string p = d + "/" + f;
           struct stat st;
           if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < now - kMaxTempAge)
