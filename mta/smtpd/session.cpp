@@ -335,6 +335,9 @@ class Session {
   NameResolver resolver_;
   LineBuffer in_;
   std::string out_;
+  // One read takes what a client sends at once, up to 16 KiB: a 10 KB
+  // message in one system call instead of three.
+  std::array<char, 16384> rbuf_;
   BareLf bare_lf_;
   std::string protocol_ = "SMTP";
   std::optional<std::string> helo_;
@@ -452,11 +455,10 @@ net::awaitable<bool> Session::fill() {
     }
     bool flushed = co_await flush();
     if (!flushed) co_return false;
-    std::array<char, 4096> buf;
     boost::system::error_code ec;
     ctl_->reading = true;
     arm();
-    size_t n = co_await sock_.async_read_some(net::buffer(buf), net::redirect_error(net::use_awaitable, ec));
+    size_t n = co_await sock_.async_read_some(net::buffer(rbuf_), net::redirect_error(net::use_awaitable, ec));
     disarm();
     ctl_->reading = false;
     if (guard_->timed_out) {
@@ -472,7 +474,7 @@ net::awaitable<bool> Session::fill() {
       dead_ = true;
       co_return false;
     }
-    in_.append(std::string_view(buf.data(), n));
+    in_.append(std::string_view(rbuf_.data(), n));
     co_return true;
   }
 }
@@ -854,11 +856,17 @@ net::awaitable<int> Session::cmd_data(const std::vector<Token>& t) {
     error_count_ = 0;
     junk_ = 0;
     answer = "250 2.0.0 Ok: queued as " + id;
-    if (core_->on_queued) core_->on_queued(id);
   }
   mail_reset();
   rcpt_reset();
   co_await reply(answer);
+  // The queue manager hears of the message once the client has its answer
+  // (the client waits for it: RFC 2920 lets nothing follow DATA unanswered):
+  // handing it over wakes a thread of the blocking pool.
+  if (result == 0 && core_->on_queued) {
+    co_await flush();
+    core_->on_queued(id);
+  }
   co_return result;
 }
 
