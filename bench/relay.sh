@@ -13,7 +13,10 @@
 #   CPU ms/msg  user+system CPU of all the MTA's processes during that time,
 #               divided by N (for Postfix: every live process plus what the
 #               master reaped from exited children)
-# First, as a ceiling, smtp-source sends straight into smtp-sink (no MTA).
+# As a ceiling, smtp-source also sends straight into smtp-sink (no MTA).
+# Both MTAs run side by side, idle while the other is measured, and the runs
+# take turns (ceiling, mxmta, Postfix, ceiling, ...), so that a shared machine
+# whose speed drifts during the benchmark moves all three alike.
 # Each run is printed on stderr as it ends; the result is a Markdown table on
 # stdout (and in --out FILE) with the median rate and the median CPU of the
 # runs of each configuration, and the ratios mxmta/Postfix ("rate x" should
@@ -152,48 +155,50 @@ cpu_of() {
 }
 
 queue_count() {
-  find "$1/spool/incoming" "$1/spool/active" "$1/spool/deferred" "$1/spool/maildrop" -type f 2>/dev/null | wc -l
+  find "$1/spool/incoming" "$1/spool/active" "$1/spool/deferred" "$1/spool/maildrop" -type f ! -name '.*' 2>/dev/null | wc -l
 }
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END{if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 declare -A rate cpu direct   # "mta kb sessions" -> median; direct: "kb sessions" -> median
+declare -A rates cpus        # the same keys -> the runs so far
+declare -A port_of pidfile_of
 echo "bench: $messages messages per run, $repeat run(s) per configuration" >&2
 
-# The ceiling: smtp-source straight into smtp-sink, no MTA in between (the
-# sink neither queues nor flushes). No MTA can accept faster than this from
-# the same client on the same machine; at one session it is the client's own
-# round trips and connection set-up.
+# Both MTAs run side by side (each idle while the other is measured), and the
+# runs are taken in turns: ceiling, mxmta, Postfix, ceiling, mxmta, ... so
+# that a machine that gets slower or faster during the benchmark (a shared
+# VM does) moves all three alike instead of biasing the ratio.
+for mta in ${mtas//,/ }; do
+  port=$(free_port)
+  case $mta in
+    mxmta) setup_mxmta "$port"; pidfile_of[$mta]="$work/mxmta/spool/pid/master.pid" ;;
+    postfix) setup_postfix "$port"; pidfile_of[$mta]="$work/postfix/spool/pid/master.pid" ;;
+    *) echo "bench: unknown MTA $mta" >&2; exit 2 ;;
+  esac
+  port_of[$mta]=$port
+  # wait for the banner
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+done
+
 for kb in ${sizes//,/ }; do
   for s in ${sessions//,/ }; do
-    rates=
     for run in $(seq 1 "$repeat"); do
+      # The ceiling: smtp-source straight into smtp-sink, no MTA in between
+      # (the sink neither queues nor flushes). No MTA can accept faster than
+      # this from the same client on the same machine; at one session it is
+      # the client's own round trips and connection set-up.
       t0=$(date +%s.%N)
       smtp-source -s "$s" -m "$messages" -l $((kb * 1024)) -f bench@source.test -t sink@sink.test 127.0.0.1:$sink_port
       t1=$(date +%s.%N)
       r=$(awk -v m="$messages" -v t0="$t0" -v t1="$t1" 'BEGIN{printf "%.1f", m/(t1-t0)}')
       printf 'bench: %-8s %3d KB %3d sessions  run %d/%d: %8.0f msg/s\n' no-mta "$kb" "$s" "$run" "$repeat" "$r" >&2
-      rates="$rates $r"
-    done
-    direct["$kb $s"]=$(echo "$rates" | median)
-  done
-done
-for mta in ${mtas//,/ }; do
-  port=$(free_port)
-  case $mta in
-    mxmta) setup_mxmta "$port"; pat="$work/mxmta/spool/pid/master.pid" ;;
-    postfix) setup_postfix "$port"; pat="$work/postfix/spool/pid/master.pid" ;;
-    *) echo "bench: unknown MTA $mta" >&2; exit 2 ;;
-  esac
-  # wait for the banner
-  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-  for kb in ${sizes//,/ }; do
-    for s in ${sessions//,/ }; do
-      rates= cpus=
-      for run in $(seq 1 "$repeat"); do
+      rates["direct $kb $s"]="${rates["direct $kb $s"]:-} $r"
+      for mta in ${mtas//,/ }; do
+        pat=${pidfile_of[$mta]}
         read -r c0 tck < <(cpu_of "$pat")
         t0=$(date +%s.%N)
-        smtp-source -s "$s" -m "$messages" -l $((kb * 1024)) -f bench@source.test -t sink@sink.test 127.0.0.1:$port
+        smtp-source -s "$s" -m "$messages" -l $((kb * 1024)) -f bench@source.test -t sink@sink.test 127.0.0.1:${port_of[$mta]}
         # until everything has left the MTA
         while [ "$(queue_count "$work/$mta")" -gt 0 ]; do sleep 0.01; done
         t1=$(date +%s.%N)
@@ -202,12 +207,18 @@ for mta in ${mtas//,/ }; do
           'BEGIN{printf "%.1f %.3f\n", m/(t1-t0), (c/hz)*1000/m}')
         printf 'bench: %-8s %3d KB %3d sessions  run %d/%d: %8.0f msg/s %7.3f ms CPU/msg\n' \
           "$mta" "$kb" "$s" "$run" "$repeat" "$r" "$c" >&2
-        rates="$rates $r" cpus="$cpus $c"
+        rates["$mta $kb $s"]="${rates["$mta $kb $s"]:-} $r"
+        cpus["$mta $kb $s"]="${cpus["$mta $kb $s"]:-} $c"
       done
-      rate["$mta $kb $s"]=$(echo "$rates" | median)
-      cpu["$mta $kb $s"]=$(echo "$cpus" | median)
+    done
+    direct["$kb $s"]=$(echo "${rates["direct $kb $s"]}" | median)
+    for mta in ${mtas//,/ }; do
+      rate["$mta $kb $s"]=$(echo "${rates["$mta $kb $s"]}" | median)
+      cpu["$mta $kb $s"]=$(echo "${cpus["$mta $kb $s"]}" | median)
     done
   done
+done
+for mta in ${mtas//,/ }; do
   case $mta in
     mxmta) "$mxmta" -c "$work/mxmta/etc" stop >/dev/null 2>&1 || true ;;
     postfix) postfix -c "$work/postfix/etc" stop >/dev/null 2>&1 || true ;;
