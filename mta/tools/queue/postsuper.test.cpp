@@ -166,10 +166,14 @@ TEST_F(PostsuperTest, PurgeAndStructureCheck) {
   // An old temporary file is purged; a fresh one (a writer at work) is kept.
   std::string old_tmp = store_->dir(Q::incoming) + "/.123.0.tmp";
   std::string new_tmp = store_->dir(Q::incoming) + "/.123.1.tmp";
+  // A reused file of the daemon's, however old, is the daemon's business.
+  std::string reuse = store_->dir(Q::incoming) + "/.reuse.ABCDE12";
   ASSERT_FALSE(util::write_file_atomic(old_tmp, "x"));
   ASSERT_FALSE(util::write_file_atomic(new_tmp, "x"));
+  ASSERT_FALSE(util::write_file_atomic(reuse, "x"));
   struct timespec ts[2] = {{1000, 0}, {1000, 0}};
   ASSERT_EQ(::utimensat(AT_FDCWD, old_tmp.c_str(), ts, 0), 0);
+  ASSERT_EQ(::utimensat(AT_FDCWD, reuse.c_str(), ts, 0), 0);
   // A deferred file outside its hash directory is moved into it.
   ASSERT_EQ(::rename(store_->path(Q::deferred, kA).c_str(), (store_->dir(Q::deferred) + "/" + kA).c_str()), 0);
   auto r = run(tools::postsuper_main, {"postsuper", "-c", etc_});
@@ -177,5 +181,6 @@ TEST_F(PostsuperTest, PurgeAndStructureCheck) {
   EXPECT_EQ(r.err, "");
   EXPECT_FALSE(util::exists(old_tmp));
   EXPECT_TRUE(util::exists(new_tmp));
+  EXPECT_TRUE(util::exists(reuse));
   EXPECT_TRUE(in(Q::deferred, kA));
 }
