@@ -181,7 +181,7 @@ struct Qmgr::Impl : std::enable_shared_from_this<Qmgr::Impl> {
     if (DIR* dp = ::opendir(dir.c_str())) {
       while (auto* de = ::readdir(dp)) {
         std::string n = de->d_name;
-        if (n.size() > 1 && n[0] == '.' && n != ".." && n.rfind(".reuse.", 0) != 0) {
+        if (n.size() > 1 && n[0] == '.' && n != ".." && !queue::is_reuse_name(n)) {
           ::unlink((dir + "/" + n).c_str());
           log::info(kSvc, "removed incomplete file incoming/{}", n);
         }

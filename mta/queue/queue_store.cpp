@@ -59,7 +59,6 @@ struct QueueStore::ReusePool {
   size_t limit = 0;
   std::vector<Reusable> ready;    // name durable: may be written over
   std::vector<Reusable> pending;  // renamed, directory fsync still to come
-  uint64_t reused = 0;
   size_t batch() const { return std::max<size_t>(1, std::min<size_t>(16, limit / 4)); }
 };
 
@@ -97,6 +96,8 @@ QueueStore::QueueStore(std::string root)
   for (Q q : kAll) (*syncs_)[static_cast<size_t>(q)] = std::make_unique<util::DirSync>(dir(q));
 }
 
+bool is_reuse_name(std::string_view n) { return n.substr(0, kReusePrefix.size()) == kReusePrefix; }
+
 std::string QueueStore::reuse_path(std::string_view old_id) const {
   return dir(Q::incoming) + "/" + std::string(kReusePrefix) + std::string(old_id);
 }
@@ -108,7 +109,7 @@ void QueueStore::enable_reuse(size_t limit) const {
 
 QueueStore::ReuseStats QueueStore::reuse_stats() const {
   std::lock_guard lk(reuse_->mu);
-  return {reuse_->ready.size(), reuse_->pending.size(), reuse_->reused};
+  return {reuse_->ready.size(), reuse_->pending.size()};
 }
 
 bool QueueStore::take_reusable(Reusable& out) const {
@@ -116,13 +117,11 @@ bool QueueStore::take_reusable(Reusable& out) const {
   if (reuse_->ready.empty()) return false;
   out = std::move(reuse_->ready.back());
   reuse_->ready.pop_back();
-  ++reuse_->reused;
   return true;
 }
 
 void QueueStore::give_back(Reusable r) const {
   std::lock_guard lk(reuse_->mu);
-  --reuse_->reused;
   reuse_->ready.push_back(std::move(r));
 }
 
@@ -172,8 +171,7 @@ void QueueStore::recover_reused(std::vector<std::string>& log) const {
   std::vector<std::string> names;
   if (DIR* dp = ::opendir(d.c_str())) {
     while (auto* de = ::readdir(dp)) {
-      std::string_view n = de->d_name;
-      if (n.substr(0, kReusePrefix.size()) == kReusePrefix) names.emplace_back(n);
+      if (is_reuse_name(de->d_name)) names.emplace_back(de->d_name);
     }
     ::closedir(dp);
   }
@@ -327,23 +325,33 @@ QueueWriter& QueueWriter::operator=(QueueWriter&& o) noexcept {
 
 QueueWriter::~QueueWriter() { discard(); }
 
+// A queue id for the file with inode `ino`, never `avoid` (the id a reused
+// file had before). The id must not name a message that is still queued
+// (Postfix retries the same way when an id is taken: inode numbers are
+// reused). Only the queues that hold messages for long are checked; the usec
+// part makes a clash with a message passing through active/ or maildrop/ a
+// one-in-a-million event.
+static std::string pick_id(const QueueStore& store, Q q, unsigned long long ino, std::string_view avoid) {
+  std::string id;
+  for (int tries = 0; tries < 1000; ++tries) {
+    util::Timestamp t = util::now();
+    id = make_queue_id((t.usec + tries) % 1000000, ino);
+    if (id != avoid && !util::exists(store.path(q, id)) && !util::exists(store.path(Q::deferred, id)) &&
+        !util::exists(store.path(Q::hold, id)))
+      break;
+  }
+  return id;
+}
+
 std::error_code QueueWriter::create(const QueueStore& store, Q q, QueueWriter& out) {
   static std::atomic<unsigned> counter{0};
   out.discard();
   if (q == Q::incoming) {
     QueueStore::Reusable r;
     if (store.take_reusable(r)) {
-      std::string id;
-      for (int tries = 0; tries < 1000; ++tries) {
-        util::Timestamp t = util::now();
-        id = make_queue_id((t.usec + tries) % 1000000, r.ino);
-        if (id != r.old_id && !util::exists(store.path(q, id)) && !util::exists(store.path(Q::deferred, id)) &&
-            !util::exists(store.path(Q::hold, id)))
-          break;
-      }
       out.store_ = &store;
       out.q_ = q;
-      out.id_ = id;
+      out.id_ = pick_id(store, q, r.ino, r.old_id);
       out.tmp_ = store.reuse_path(r.old_id);
       out.fd_ = std::move(r.fd);
       out.committed_ = false;
@@ -369,21 +377,9 @@ std::error_code QueueWriter::create(const QueueStore& store, Q q, QueueWriter& o
     return ec;
   }
   out.mode_ok_ = (st.st_mode & 07777) == 0700;
-  // The id must not name a message that is still queued (Postfix retries the
-  // same way when an id is taken: inode numbers are reused). Only the queues
-  // that hold messages for long are checked; the usec part makes a clash with
-  // a message passing through active/ or maildrop/ a one-in-a-million event.
-  std::string id;
-  for (int tries = 0; tries < 1000; ++tries) {
-    util::Timestamp t = util::now();
-    id = make_queue_id((t.usec + tries) % 1000000, static_cast<unsigned long long>(st.st_ino));
-    if (!util::exists(store.path(q, id)) && !util::exists(store.path(Q::deferred, id)) &&
-        !util::exists(store.path(Q::hold, id)))
-      break;
-  }
   out.store_ = &store;
   out.q_ = q;
-  out.id_ = id;
+  out.id_ = pick_id(store, q, static_cast<unsigned long long>(st.st_ino), {});
   out.tmp_ = tmp;
   out.fd_ = std::move(fd);
   out.committed_ = false;
@@ -395,15 +391,8 @@ std::error_code QueueWriter::create(const QueueStore& store, Q q, QueueWriter& o
 std::error_code QueueWriter::write(std::string_view bytes) {
   if (!fd_) return util::errno_code(EBADF);
   if (!reused_) return util::write_all(fd_.get(), bytes);
-  while (!bytes.empty()) {
-    ssize_t n = ::pwrite(fd_.get(), bytes.data(), bytes.size(), static_cast<off_t>(offset_));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return util::last_errno();
-    }
-    offset_ += n;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
+  if (auto ec = util::pwrite_all(fd_.get(), bytes, offset_)) return ec;
+  offset_ += static_cast<long long>(bytes.size());
   return {};
 }
 
@@ -415,26 +404,17 @@ std::error_code QueueWriter::commit() {
     // grows by whole blocks, so the next reuse fits.
     long long end = std::max(capacity_, (offset_ + 4095) / 4096 * 4096);
     static const char zeros[4096] = {};
-    for (long long at = offset_; at < end;) {
+    for (long long at = offset_; at < end; at += sizeof zeros) {
       size_t len = static_cast<size_t>(std::min<long long>(end - at, sizeof zeros));
-      ssize_t n = ::pwrite(fd_.get(), zeros, len, static_cast<off_t>(at));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return util::last_errno();
-      }
-      at += n;
+      if (auto ec = util::pwrite_all(fd_.get(), std::string_view(zeros, len), at)) return ec;
     }
     // Data only when the size is unchanged: the name is already durable.
     if (auto ec = util::fdatasync_fd(fd_.get())) return ec;
     fd_.reset();
-    committed_ = true;
     // Not fsynced: until this rename reaches the disk, recovery finds the
     // message in incoming/.reuse.OLDID and renames it itself.
-    if (::rename(tmp_.c_str(), store_->path(q_, id_).c_str()) != 0) {
-      auto ec = util::last_errno();
-      committed_ = false;
-      return ec;
-    }
+    if (::rename(tmp_.c_str(), store_->path(q_, id_).c_str()) != 0) return util::last_errno();
+    committed_ = true;
     tmp_.clear();
     return {};
   }

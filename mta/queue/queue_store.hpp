@@ -52,6 +52,9 @@ std::optional<Q> q_from_name(std::string_view n);
 // Postfix's short queue id.
 std::string make_queue_id(long usec, unsigned long long inode);
 bool looks_like_queue_id(std::string_view s);
+// incoming/.reuse.OLDID: a delivered file kept for reuse (see above); it
+// belongs to the daemon, whose start-up recovery sorts it out.
+bool is_reuse_name(std::string_view file_name);
 
 class QueueStore {
  public:
@@ -93,7 +96,6 @@ class QueueStore {
   void recover_reused(std::vector<std::string>& log) const;
   struct ReuseStats {
     size_t ready = 0, pending = 0;  // pending: waiting for the directory fsync
-    uint64_t reused = 0;            // files written over so far
   };
   ReuseStats reuse_stats() const;
 

@@ -30,6 +30,19 @@ std::error_code write_all(int fd, std::string_view s) {
   return {};
 }
 
+std::error_code pwrite_all(int fd, std::string_view s, long long offset) {
+  while (!s.empty()) {
+    ssize_t n = ::pwrite(fd, s.data(), s.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_errno();
+    }
+    s.remove_prefix(static_cast<size_t>(n));
+    offset += n;
+  }
+  return {};
+}
+
 std::error_code fsync_fd(int fd) {
   while (::fsync(fd) != 0) {
     if (errno != EINTR) return last_errno();

@@ -49,6 +49,8 @@ std::error_code last_errno();
 
 // Write all bytes (retries on EINTR and short writes).
 std::error_code write_all(int fd, std::string_view data);
+// The same at a file offset (pwrite), which is left unchanged.
+std::error_code pwrite_all(int fd, std::string_view data, long long offset);
 std::error_code fsync_fd(int fd);
 // fdatasync: the data and the metadata needed to read it back (the size),
 // without timestamps; enough for a file that is then renamed into place.

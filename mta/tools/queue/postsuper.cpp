@@ -125,7 +125,7 @@ class Super {
         for (const auto& f : entries(d, true)) {
           // The daemon's reused files (queue/queue_store.hpp): it owns them
           // and sorts them out itself at start-up.
-          if (f.rfind(".reuse.", 0) == 0) continue;
+          if (mta::queue::is_reuse_name(f)) continue;
           std::string p = d + "/" + f;
           struct stat st;
           if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < now - kMaxTempAge)
