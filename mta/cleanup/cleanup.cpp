@@ -132,6 +132,8 @@ Status Builder::finish(const Settings& s) {
 }
 
 std::error_code Builder::commit() { return writer_.commit(); }
+std::error_code Builder::sync() { return writer_.sync(); }
+std::error_code Builder::publish() { return writer_.publish(); }
 
 void Builder::discard() { writer_.discard(); }
 

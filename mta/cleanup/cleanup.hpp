@@ -18,7 +18,8 @@
 //       the envelope and Bcc: is removed;
 //     - $hopcount_limit Received: headers or more, this host's own counted,
 //       is a mail loop and refused (Postfix: hop_count >= hopcount_limit).
-//   commit() blocks on fsync: the daemon runs it on the blocking-I/O pool.
+//   commit() blocks on fsync: the daemon runs it on the blocking-I/O pool
+//   (smtpd runs sync() on the loop when nothing else would run meanwhile).
 //   Nothing is acknowledged before commit() returns success.
 // DIAGNOSTICS
 //   finish() returns an SMTP-ready status: "554 5.4.0 Error: too many hops",
@@ -70,7 +71,11 @@ class Builder {
   // Canonicalise and serialise into the file (not yet durable).
   Status finish(const Settings& s);
   // Durable commit (blocking). After success the message is queued as id().
+  // commit() is sync() then publish() (queue::QueueWriter): smtpd may send
+  // its 250 between the two.
   std::error_code commit();
+  std::error_code sync();
+  std::error_code publish();
   void discard();
 
  private:

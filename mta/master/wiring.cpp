@@ -72,6 +72,14 @@ struct Roles::Impl {
     try {
       auto server = std::make_unique<smtpd::Server>(io, service_config(s), store,
                                                     [this](const std::string& id) { qm->incoming(id); });
+      // One session in all listeners and no delivery running: that
+      // session's commit may block the loop (smtpd::Server::set_loop_idle).
+      server->set_loop_idle([this] {
+        if (qm->deliveries() != 0) return false;
+        size_t n = 0;
+        for (const auto& l : listeners) n += l.server->active_sessions();
+        return n <= 1;
+      });
       if (auto e = server->listen(s); !e.empty()) return e;
       listeners.push_back({s, std::move(server)});
     } catch (const core::ConfigError& e) {

@@ -791,6 +791,8 @@ void Qmgr::reload(std::shared_ptr<const core::Config> cfg) {
 
 void Qmgr::stop_dispatching() { impl_->stopping = true; }
 
+size_t Qmgr::deliveries() const { return impl_->counters.in_flight; }
+
 Stats Qmgr::stats() const {
   Stats s = impl_->counters;
   s.active = impl_->active.size();

@@ -100,6 +100,8 @@ class Qmgr {
   // Stop starting deliveries (shutdown); in-flight ones finish.
   void stop_dispatching();
   Stats stats() const;
+  // Deliveries running now (not counting activations and removals).
+  size_t deliveries() const;
 
  private:
   struct Impl;

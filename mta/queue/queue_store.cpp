@@ -397,6 +397,21 @@ std::error_code QueueWriter::write(std::string_view bytes) {
 }
 
 std::error_code QueueWriter::commit() {
+  if (auto ec = sync()) return ec;
+  return publish();
+}
+
+std::error_code QueueWriter::publish() {
+  if (!reused_ || !committed_ || tmp_.empty() || !store_) return {};
+  // Not fsynced: until this rename reaches the disk, recovery finds the
+  // message in incoming/.reuse.OLDID and renames it itself.
+  std::string from = std::move(tmp_);
+  tmp_.clear();
+  if (::rename(from.c_str(), store_->path(q_, id_).c_str()) != 0) return util::last_errno();
+  return {};
+}
+
+std::error_code QueueWriter::sync() {
   if (!fd_ || !store_) return util::errno_code(EBADF);
   if (reused_) {
     // NULs over the rest of the old message, up to its size or the next
@@ -411,11 +426,7 @@ std::error_code QueueWriter::commit() {
     // Data only when the size is unchanged: the name is already durable.
     if (auto ec = util::fdatasync_fd(fd_.get())) return ec;
     fd_.reset();
-    // Not fsynced: until this rename reaches the disk, recovery finds the
-    // message in incoming/.reuse.OLDID and renames it itself.
-    if (::rename(tmp_.c_str(), store_->path(q_, id_).c_str()) != 0) return util::last_errno();
-    committed_ = true;
-    tmp_.clear();
+    committed_ = true;  // tmp_ stays for publish()
     return {};
   }
   if (auto ec = util::fdatasync_fd(fd_.get())) return ec;
@@ -430,7 +441,9 @@ std::error_code QueueWriter::commit() {
 }
 
 void QueueWriter::discard() {
-  if (reused_ && !committed_ && !tmp_.empty() && store_) {
+  // Committed (or synced and waiting for publish()): nothing to undo.
+  if (committed_) return;
+  if (reused_ && !tmp_.empty() && store_) {
     if (offset_ == 0 && fd_) {
       // Never written to: still the old message under its old name.
       QueueStore::Reusable r;

@@ -131,10 +131,16 @@ class QueueWriter {
   const std::string& id() const { return id_; }
   bool is_open() const { return static_cast<bool>(fd_); }
   std::error_code write(std::string_view bytes);
-  // fsync, rename to the id, fsync the directory; for a reused file, NUL
-  // padding, fdatasync and rename. Blocking: the daemon calls it on the
-  // blocking-I/O pool.
+  // commit() is sync() then publish(). Blocking (fsync).
+  //   sync(): what the 250 waits for. A new file: fsync, rename to the id,
+  //     fsync of the directory. A reused file: NUL padding and fdatasync;
+  //     the message is then safe under incoming/.reuse.OLDID (recovery).
+  //   publish(): a reused file's rename to its id, which need not be
+  //     durable; nothing for a new file. Until it runs, discard() leaves a
+  //     synced file alone.
   std::error_code commit();
+  std::error_code sync();
+  std::error_code publish();
   void discard();
   bool reused() const { return reused_; }
 

@@ -209,6 +209,56 @@ TEST_F(QueueReuseTest, DiscardGivesAnUnwrittenFileBackAndRemovesAWrittenOne) {
   EXPECT_EQ(dot_files(store_->dir(queue::Q::incoming)).size(), 1u) << "a half-new file must go";
 }
 
+// smtpd's commit on the loop: sync() before the 250, publish() after it.
+TEST_F(QueueReuseTest, SyncedFileIsNamedByPublishAndKeptByDiscard) {
+  store_->enable_reuse(4);
+  std::string a = delivered("a\n"), b = delivered("b\n");
+  ASSERT_FALSE(store_->retire(queue::Q::active, a));
+  ASSERT_FALSE(store_->retire(queue::Q::active, b));
+  std::string in = store_->dir(queue::Q::incoming);
+
+  queue::QueueWriter w;
+  ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, w));
+  ASSERT_TRUE(w.reused());
+  std::string id = w.id();
+  ASSERT_FALSE(w.write(queue::serialize(message(id, "published\n"))));
+  ASSERT_FALSE(w.sync());
+  EXPECT_FALSE(util::exists(store_->path(queue::Q::incoming, id))) << "sync() must leave the rename to publish()";
+  ASSERT_FALSE(w.publish());
+  EXPECT_TRUE(util::exists(store_->path(queue::Q::incoming, id)));
+  EXPECT_FALSE(w.publish()) << "a second publish() is a no-op";
+  w.discard();
+  EXPECT_TRUE(util::exists(store_->path(queue::Q::incoming, id))) << "discard() after publish() removed the message";
+
+  // Synced, never published (the session died between): discard() keeps
+  // the file, and start-up recovery gives the message its id.
+  queue::QueueWriter v;
+  ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, v));
+  ASSERT_TRUE(v.reused());
+  std::string id2 = v.id();
+  ASSERT_FALSE(v.write(queue::serialize(message(id2, "synced only\n"))));
+  ASSERT_FALSE(v.sync());
+  v.discard();
+  EXPECT_EQ(dot_files(in).size(), 1u) << "discard() threw away a synced message";
+  std::vector<std::string> log;
+  store_->recover_reused(log);
+  EXPECT_TRUE(util::exists(store_->path(queue::Q::incoming, id2)));
+  EXPECT_TRUE(dot_files(in).empty());
+}
+
+TEST_F(QueueReuseTest, PublishIsANoOpForANewFile) {
+  queue::QueueWriter w;
+  ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, w));
+  ASSERT_FALSE(w.reused());
+  std::string id = w.id();
+  ASSERT_FALSE(w.write(queue::serialize(message(id, "new\n"))));
+  ASSERT_FALSE(w.sync());
+  EXPECT_TRUE(util::exists(store_->path(queue::Q::incoming, id))) << "a new file is named by sync()";
+  ASSERT_FALSE(w.publish());
+  EXPECT_TRUE(util::exists(store_->path(queue::Q::incoming, id)));
+  EXPECT_TRUE(dot_files(store_->dir(queue::Q::incoming)).empty());
+}
+
 TEST_F(QueueReuseTest, LimitIsKept) {
   store_->enable_reuse(2);
   std::vector<std::string> ids;

@@ -174,6 +174,8 @@ void Server::stop_accepting() {
 
 size_t Server::active_sessions() const { return core_->sessions.size(); }
 
+void Server::set_loop_idle(std::function<bool()> idle) { core_->loop_idle = std::move(idle); }
+
 void Server::close_idle_sessions() {
   for (const auto& c : core_->sessions) {
     c->drain = true;

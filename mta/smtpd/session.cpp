@@ -838,6 +838,8 @@ net::awaitable<int> Session::cmd_data(const std::vector<Token>& t) {
   ctl_->in_data = false;
   where_ = "END-OF-MESSAGE";
   std::string id = builder_->id();
+  // Held past mail_reset(), for publish() after the reply.
+  std::shared_ptr<cleanup::Builder> queued = builder_;
   // Everything but the durable commit is synchronous. XXX: GCC 12 destroys
   // temporaries and block-scoped locals twice when a co_await sits in a
   // nested block (observed with ASan), so co_await stays at function scope
@@ -860,6 +862,14 @@ net::awaitable<int> Session::cmd_data(const std::vector<Token>& t) {
   mail_reset();
   rcpt_reset();
   co_await reply(answer);
+  // A reused file committed on the loop gets its name only now, off the
+  // client's wait (queue::QueueWriter::publish; nothing to do otherwise).
+  if (result == 0) {
+    if (auto pe = queued->publish()) {
+      log::warn(kLog, "{}: rename queue file: {}; it is recovered at the next start", id, pe.message());
+      co_return result;
+    }
+  }
   // The queue manager hears of the message once the client has its answer
   // (the client waits for it: RFC 2920 lets nothing follow DATA unanswered):
   // handing it over wakes a thread of the blocking pool.
@@ -908,13 +918,17 @@ std::string Session::finish_message(DataReceiver& rx, const std::string& receive
   return "";
 }
 
-// fsync + rename + directory fsync on the blocking pool; the loop serves
-// other sessions meanwhile. The raw pointer is safe: while the pool runs
-// the job it owns the completion handler, which owns this coroutine stack
-// and so `keep`.
+// The durable commit (cleanup::Builder::sync), on the blocking pool, so that
+// the loop serves other sessions and deliveries meanwhile; the pool also
+// does the rename (publish). When the loop has nothing else to do, on the
+// loop itself: no hand-off to a pool thread and back before the 250, and
+// the rename of a reused file waits until the 250 is sent.
+// The raw pointer is safe: while the pool runs the job it owns the
+// completion handler, which owns this coroutine stack and so `keep`.
 net::awaitable<std::error_code> Session::commit_message() {
   std::shared_ptr<cleanup::Builder> keep = builder_;
   cleanup::Builder* b = keep.get();
+  if (core_->loop_idle && core_->loop_idle()) co_return b->sync();
   std::error_code ec = co_await util::run_blocking([b] { return b->commit(); });
   co_return ec;
 }

@@ -88,6 +88,9 @@ struct Core {
   explicit Core(const queue::QueueStore& s) : store(s) {}
   const queue::QueueStore& store;
   std::function<void(const std::string&)> on_queued;
+  // True when nothing but the asking session would run on the loop: its
+  // commit then runs on the loop itself (Server::set_loop_idle).
+  std::function<bool()> loop_idle;
   NameResolver resolver;  // empty: lookup_client_name()
   HostsNameCache names;   // for lookup_client_name(): names from /etc/hosts
   std::shared_ptr<const Settings> settings;

@@ -168,6 +168,8 @@ class SessionTest : public ::testing::Test {
     server_ = std::make_unique<smtpd::Server>(io_, cfg, *store_, [this](const std::string& id) {
       std::lock_guard lk(mu_);
       queued_.push_back(id);
+      // What the queue manager finds when it hears of the message.
+      named_when_queued_.push_back(util::exists(store_->path(queue::Q::incoming, id)));
     });
     server_->set_name_resolver(r ? r : [](const core::IpAddr&) { return std::string("localhost"); });
     port_ = free_port();
@@ -246,6 +248,7 @@ class SessionTest : public ::testing::Test {
   unsigned port_ = 0;
   std::mutex mu_;
   std::vector<std::string> queued_;
+  std::vector<bool> named_when_queued_;
 };
 
 TEST_F(SessionTest, GreetingHeloAndEhloReplies) {
@@ -317,6 +320,57 @@ TEST_F(SessionTest, OneMessageIsQueuedDurablyWithPostfixHeaders) {
   EXPECT_TRUE(log_has("disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5"));
   // Nothing is left behind in the queue but the message.
   EXPECT_EQ(dir_entries(store_->dir(queue::Q::incoming)), std::vector<std::string>{id});
+}
+
+// The daemon's loop-idle probe (Server::set_loop_idle): with it the commit
+// runs on the loop and a reused queue file is renamed to its id after the
+// 250; without it, on the pool. Either way the message is complete under
+// its id before the queue manager hears of it, and nothing else is left.
+TEST_F(SessionTest, ReusedQueueFileIsNamedBeforeTheQueueManagerHearsOfIt) {
+  store_->enable_reuse(4);  // batches of one: a retired file is ready at once
+  for (bool idle : {true, false}) {
+    SCOPED_TRACE(idle ? "commit on the loop" : "commit on the pool");
+    {
+      queue::QueueWriter w;
+      ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, w));
+      core::Message old;
+      old.env.id = w.id();
+      old.env.sender = "old@example.net";
+      old.content = "old\n";
+      ASSERT_FALSE(w.write(queue::serialize(old)));
+      ASSERT_FALSE(w.commit());
+      ASSERT_FALSE(store_->move(queue::Q::incoming, queue::Q::active, w.id(), false));
+      ASSERT_FALSE(store_->retire(queue::Q::active, w.id()));
+      ASSERT_EQ(store_->reuse_stats().ready, 1u);
+    }
+    start();
+    std::atomic<int> asked{0};
+    on_loop([&] {
+      if (idle) server_->set_loop_idle([&] { return ++asked > 0; });
+      return 0;
+    });
+    Client c(port_);
+    hello(c);
+    std::string id = send_message(c, "x@example.net", {"alice@example.test"}, "Subject: r\r\n\r\nreused\r\n.\r\n");
+    ASSERT_FALSE(id.empty());
+    EXPECT_EQ(c.cmd("QUIT"), "221 2.0.0 Bye");
+    EXPECT_EQ(asked.load(), idle ? 1 : 0);
+    EXPECT_EQ(store_->reuse_stats().ready, 0u) << "the kept file was not taken";
+    {
+      std::lock_guard lk(mu_);
+      ASSERT_EQ(queued_, std::vector<std::string>{id});
+      EXPECT_EQ(named_when_queued_, std::vector<bool>{true}) << "the queue manager heard of it before its rename";
+    }
+    core::Message m = read_queued(id);
+    EXPECT_EQ(m.env.sender, "x@example.net");
+    EXPECT_NE(m.content.find("\nreused\n"), std::string::npos) << m.content;
+    EXPECT_EQ(dir_entries(store_->dir(queue::Q::incoming)), std::vector<std::string>{id});
+    stop();
+    ASSERT_FALSE(store_->remove(queue::Q::incoming, id));
+    std::lock_guard lk(mu_);
+    queued_.clear();
+    named_when_queued_.clear();
+  }
 }
 
 TEST_F(SessionTest, SeveralRecipientsAndDsnParameters) {
