@@ -53,8 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+. "$(dirname "$0")/lib.sh"   # free_port, wait_port, median, mxmta_bench_config
 
 sink_port=$(free_port)
 smtp-sink -u "$(id -un)" 127.0.0.1:$sink_port 1000 >/dev/null 2>&1 &
@@ -66,25 +65,7 @@ setup() {
   local name=$1 bin=$2 d=$work/$1 port
   port=$(free_port)
   port_of[$name]=$port
-  mkdir -p "$d/etc"
-  cat > "$d/etc/main.cf" <<EOF
-myhostname = relay.bench.test
-mydestination =
-queue_directory = $d/spool
-data_directory = $d/data
-maillog_file = $d/maillog
-mynetworks = 127.0.0.0/8
-relayhost = [127.0.0.1]:$sink_port
-alias_maps =
-alias_database =
-EOF
-  cat > "$d/etc/master.cf" <<EOF
-127.0.0.1:$port inet n - n - - smtpd
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-EOF
+  mxmta_bench_config "$d" "$port" "$sink_port"
   "$bin" -c "$d/etc" start >/dev/null
   wait_port "$port" || { echo "bench: $bin did not start (see $d/maillog)" >&2; exit 1; }
 }
@@ -116,8 +97,6 @@ round() {
   awk -v n="$messages" -v a="$t0" -v b="$t1" -v c=$((c1 - c0)) -v tck="$tck" \
     'BEGIN{printf "%.0f %.0f\n", n/(b-a), c*1e6/tck/n}'
 }
-
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END{if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 echo "bench: A = $bin_a, B = $bin_b; $rounds rounds of $messages messages of $size KB, $sessions session(s)" >&2
 # A warm-up message through each, so that neither pays for its first connection.

@@ -76,39 +76,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-  awk 'BEGIN{srand(); print 20000+int(rand()*20000)}'; }
+. "$(dirname "$0")/lib.sh"   # free_port, wait_port, median, mxmta_bench_config
 
 sink_port=$(free_port)
 # 1000: listen backlog. The sink accepts everything, no delays.
 smtp-sink -u "$(id -un)" 127.0.0.1:$sink_port 1000 >/dev/null 2>&1 &
 sink_pid=$!
-for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$sink_port) 2>/dev/null && break; sleep 0.1; done
+wait_port "$sink_port" || true
 
 setup_mxmta() {
-  local d=$work/mxmta port=$1
-  mkdir -p "$d/etc"
-  cat > "$d/etc/main.cf" <<EOF
-myhostname = relay.bench.test
-mydestination =
-queue_directory = $d/spool
-data_directory = $d/data
-maillog_file = $d/maillog
-mynetworks = 127.0.0.0/8
-relayhost = [127.0.0.1]:$sink_port
-alias_maps =
-alias_database =
-EOF
-  # the smtpd listener, and the transports a relay needs (as Postfix, a
-  # master.cf without them has no way to deliver: "mail transport unavailable")
-  cat > "$d/etc/master.cf" <<EOF
-127.0.0.1:$port inet n - n - - smtpd
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-EOF
-  "$mxmta" -c "$d/etc" start >/dev/null
+  mxmta_bench_config "$work/mxmta" "$1" "$sink_port"
+  "$mxmta" -c "$work/mxmta/etc" start >/dev/null
 }
 
 setup_postfix() {
@@ -158,7 +136,6 @@ queue_count() {
   find "$1/spool/incoming" "$1/spool/active" "$1/spool/deferred" "$1/spool/maildrop" -type f ! -name '.*' 2>/dev/null | wc -l
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END{if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 declare -A rate cpu direct   # "mta kb sessions" -> median; direct: "kb sessions" -> median
 declare -A rates cpus        # the same keys -> the runs so far
@@ -177,8 +154,7 @@ for mta in ${mtas//,/ }; do
     *) echo "bench: unknown MTA $mta" >&2; exit 2 ;;
   esac
   port_of[$mta]=$port
-  # wait for the banner
-  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+  wait_port "$port" || true  # the banner
 done
 
 for kb in ${sizes//,/ }; do
