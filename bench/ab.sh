@@ -18,6 +18,7 @@
 # is noise.
 # smtp-source and smtp-sink come with Debian's postfix package.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 usage="usage: $0 [--rounds N] [--messages N] [--size KB] [--sessions N] [--keep] BIN_A BIN_B"
 rounds=8 messages=3000 size=1 sessions=1 keep=
@@ -39,10 +40,7 @@ for v in "$rounds" "$messages" "$size" "$sessions"; do
 done
 bin_a=$(realpath "$1") bin_b=$(realpath "$2")
 for b in "$bin_a" "$bin_b"; do [ -x "$b" ] || { echo "bench: $b: not an executable" >&2; exit 2; }; done
-for t in smtp-source smtp-sink; do
-  command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "bench: $t not found (Debian package postfix)" >&2; exit 2; }
-done
-PATH=$PATH:/usr/sbin
+need_postfix_tools
 
 work=$(mktemp -d /tmp/mxab.XXXXXX)
 cleanup() {
@@ -53,12 +51,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-. "$(dirname "$0")/lib.sh"   # free_port, wait_port, median, mxmta_bench_config
-
-sink_port=$(free_port)
-smtp-sink -u "$(id -un)" 127.0.0.1:$sink_port 1000 >/dev/null 2>&1 &
-sink_pid=$!
-wait_port "$sink_port" || { echo "bench: smtp-sink did not start" >&2; exit 1; }
+start_sink
 
 declare -A port_of
 setup() {
@@ -72,28 +65,16 @@ setup() {
 setup a "$bin_a"
 setup b "$bin_b"
 
-# CPU ticks of every thread of the daemon (it is one process).
-cpu_ticks() {
-  local pid t=0 f
-  pid=$(tr -dc '0-9' < "$work/$1/spool/pid/master.pid")
-  for f in /proc/"$pid"/task/*/stat; do
-    t=$(( t + $(sed 's/.*) //' "$f" | awk '{print $12+$13}') ))
-  done
-  echo "$t"
-}
-queued() { find "$work/$1/spool/incoming" "$work/$1/spool/active" "$work/$1/spool/deferred" -type f ! -name '.*' | wc -l; }
-tck=$(getconf CLK_TCK)
-
 # One round for daemon $1: prints "msg/s us/msg".
 round() {
-  local c0 c1 t0 t1
-  c0=$(cpu_ticks "$1")
+  local c0 c1 t0 t1 tck pidfile=$work/$1/spool/pid/master.pid
+  read -r c0 tck < <(cpu_of "$pidfile")
   t0=$(date +%s.%N)
   smtp-source -s "$sessions" -m "$messages" -l $((size * 1024)) -f bench@source.test -t sink@sink.test \
     127.0.0.1:${port_of[$1]}
-  while [ "$(queued "$1")" -gt 0 ]; do sleep 0.01; done
+  while [ "$(queue_count "$work/$1")" -gt 0 ]; do sleep 0.01; done
   t1=$(date +%s.%N)
-  c1=$(cpu_ticks "$1")
+  read -r c1 _ < <(cpu_of "$pidfile")
   awk -v n="$messages" -v a="$t0" -v b="$t1" -v c=$((c1 - c0)) -v tck="$tck" \
     'BEGIN{printf "%.0f %.0f\n", n/(b-a), c*1e6/tck/n}'
 }

@@ -29,6 +29,7 @@ set -euo pipefail
 [ -n "${BENCH_DEBUG:-}" ] && set -x
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 repo=$(cd "$here/.." && pwd)
 mtas=mxmta,postfix
 sizes=1,10
@@ -56,10 +57,7 @@ done
 case $repeat in ''|*[!0-9]*|0) echo "bench: --repeat needs a positive number" >&2; exit 2 ;; esac
 case $messages in ''|*[!0-9]*|0) echo "bench: --messages needs a positive number" >&2; exit 2 ;; esac
 
-for t in smtp-source smtp-sink; do
-  command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "bench: $t not found (Debian package postfix)" >&2; exit 2; }
-done
-PATH=$PATH:/usr/sbin
+need_postfix_tools
 if [ "$(id -u)" -ne 0 ] && [[ $mtas == *postfix* ]]; then
   echo "bench: Postfix needs root; measuring mxmta only" >&2
   mtas=mxmta
@@ -76,13 +74,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-. "$(dirname "$0")/lib.sh"   # free_port, wait_port, median, mxmta_bench_config
-
-sink_port=$(free_port)
-# 1000: listen backlog. The sink accepts everything, no delays.
-smtp-sink -u "$(id -un)" 127.0.0.1:$sink_port 1000 >/dev/null 2>&1 &
-sink_pid=$!
-wait_port "$sink_port" || true
+start_sink
 
 setup_mxmta() {
   mxmta_bench_config "$work/mxmta" "$1" "$sink_port"
@@ -113,29 +105,6 @@ EOF
   chown -R postfix:postfix "$d/data"
   postfix -c "$d/etc" start 2>"$d/start.err" || { cat "$d/start.err" >&2; return 1; }
 }
-
-# CPU ticks (user+system) of the MTA's master process (pid file under the
-# queue directory), what it reaped from exited children, and its live children.
-cpu_of() {
-  local pidfile=$1 master tck total=0
-  tck=$(getconf CLK_TCK)
-  master=$(tr -dc '0-9' < "$pidfile")
-  # fields after the ")": 2=ppid ... 12=utime 13=stime 14=cutime 15=cstime
-  total=$(sed 's/.*) //' "/proc/$master/stat" | awk '{print $12+$13+$14+$15}')
-  for p in /proc/[0-9]*; do
-    local st
-    st=$(sed 's/.*) //' "$p/stat" 2>/dev/null) || continue
-    if [ "$(echo "$st" | awk '{print $2}')" = "$master" ]; then
-      total=$(( total + $(echo "$st" | awk '{print $12+$13+$14+$15}') ))
-    fi
-  done
-  echo "$total $tck"
-}
-
-queue_count() {
-  find "$1/spool/incoming" "$1/spool/active" "$1/spool/deferred" "$1/spool/maildrop" -type f ! -name '.*' 2>/dev/null | wc -l
-}
-
 
 declare -A rate cpu direct   # "mta kb sessions" -> median; direct: "kb sessions" -> median
 declare -A rates cpus        # the same keys -> the runs so far

@@ -125,6 +125,13 @@ class QueueReuseTest : public QueueStoreTest {
     EXPECT_FALSE(store_->move(queue::Q::incoming, queue::Q::active, id, false));
     return id;
   }
+  // A new message holding `body` in w, written but not committed; `reused`:
+  // whether w must have taken a kept file.
+  void write_new(queue::QueueWriter& w, const std::string& body, bool reused) {
+    ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, w));
+    ASSERT_EQ(w.reused(), reused);
+    ASSERT_FALSE(w.write(queue::serialize(message(w.id(), body))));
+  }
 };
 
 TEST_F(QueueReuseTest, OffByDefaultRetireUnlinks) {
@@ -172,10 +179,8 @@ TEST_F(QueueReuseTest, LongerMessageGrowsTheFileByWholeBlocks) {
   std::string old = delivered("tiny\n");
   ASSERT_FALSE(store_->retire(queue::Q::active, old));
   queue::QueueWriter w;
-  ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, w));
-  ASSERT_TRUE(w.reused());
+  ASSERT_NO_FATAL_FAILURE(write_new(w, std::string(9000, 'l') + "\n", true));
   std::string id = w.id();
-  ASSERT_FALSE(w.write(queue::serialize(message(id, std::string(9000, 'l') + "\n"))));
   ASSERT_FALSE(w.commit());
   struct stat st;
   ASSERT_EQ(::stat(store_->path(queue::Q::incoming, id).c_str(), &st), 0);
@@ -201,9 +206,7 @@ TEST_F(QueueReuseTest, DiscardGivesAnUnwrittenFileBackAndRemovesAWrittenOne) {
   EXPECT_EQ(dot_files(store_->dir(queue::Q::incoming)).size(), 2u);
   {
     queue::QueueWriter w;
-    ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, w));
-    ASSERT_TRUE(w.reused());
-    ASSERT_FALSE(w.write(queue::serialize(message(w.id(), "never committed\n"))));
+    ASSERT_NO_FATAL_FAILURE(write_new(w, "never committed\n", true));
   }
   EXPECT_EQ(store_->reuse_stats().ready, 1u);
   EXPECT_EQ(dot_files(store_->dir(queue::Q::incoming)).size(), 1u) << "a half-new file must go";
@@ -218,10 +221,8 @@ TEST_F(QueueReuseTest, SyncedFileIsNamedByPublishAndKeptByDiscard) {
   std::string in = store_->dir(queue::Q::incoming);
 
   queue::QueueWriter w;
-  ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, w));
-  ASSERT_TRUE(w.reused());
+  ASSERT_NO_FATAL_FAILURE(write_new(w, "published\n", true));
   std::string id = w.id();
-  ASSERT_FALSE(w.write(queue::serialize(message(id, "published\n"))));
   ASSERT_FALSE(w.sync());
   EXPECT_FALSE(util::exists(store_->path(queue::Q::incoming, id))) << "sync() must leave the rename to publish()";
   ASSERT_FALSE(w.publish());
@@ -233,10 +234,8 @@ TEST_F(QueueReuseTest, SyncedFileIsNamedByPublishAndKeptByDiscard) {
   // Synced, never published (the session died between): discard() keeps
   // the file, and start-up recovery gives the message its id.
   queue::QueueWriter v;
-  ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, v));
-  ASSERT_TRUE(v.reused());
+  ASSERT_NO_FATAL_FAILURE(write_new(v, "synced only\n", true));
   std::string id2 = v.id();
-  ASSERT_FALSE(v.write(queue::serialize(message(id2, "synced only\n"))));
   ASSERT_FALSE(v.sync());
   v.discard();
   EXPECT_EQ(dot_files(in).size(), 1u) << "discard() threw away a synced message";
@@ -248,10 +247,8 @@ TEST_F(QueueReuseTest, SyncedFileIsNamedByPublishAndKeptByDiscard) {
 
 TEST_F(QueueReuseTest, PublishIsANoOpForANewFile) {
   queue::QueueWriter w;
-  ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, w));
-  ASSERT_FALSE(w.reused());
+  ASSERT_NO_FATAL_FAILURE(write_new(w, "new\n", false));
   std::string id = w.id();
-  ASSERT_FALSE(w.write(queue::serialize(message(id, "new\n"))));
   ASSERT_FALSE(w.sync());
   EXPECT_TRUE(util::exists(store_->path(queue::Q::incoming, id))) << "a new file is named by sync()";
   ASSERT_FALSE(w.publish());
