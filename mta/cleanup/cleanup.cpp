@@ -46,6 +46,12 @@ std::error_code Builder::open(const queue::QueueStore& store) {
   return ec;
 }
 
+bool Builder::open_reused(const queue::QueueStore& store) {
+  if (!queue::QueueWriter::create_reused(store, writer_)) return false;
+  msg_.env.id = writer_.id();
+  return true;
+}
+
 Status Builder::finish(const Settings& s) {
   core::Envelope& env = msg_.env;
   std::string& content = msg_.content;

@@ -60,6 +60,8 @@ class Builder {
   Builder() = default;
   // Creates the embryonic file and assigns the queue id.
   std::error_code open(const queue::QueueStore& store);
+  // Only with a kept file (queue::QueueWriter::create_reused); false if none.
+  bool open_reused(const queue::QueueStore& store);
   const std::string& id() const { return writer_.id(); }
   bool is_open() const { return writer_.is_open(); }
   core::Message& message() { return msg_; }

@@ -343,27 +343,29 @@ static std::string pick_id(const QueueStore& store, Q q, unsigned long long ino,
   return id;
 }
 
+bool QueueWriter::create_reused(const QueueStore& store, QueueWriter& out) {
+  out.discard();
+  QueueStore::Reusable r;
+  if (!store.take_reusable(r)) return false;
+  out.store_ = &store;
+  out.q_ = Q::incoming;
+  out.id_ = pick_id(store, Q::incoming, r.ino, r.old_id);
+  out.tmp_ = store.reuse_path(r.old_id);
+  out.fd_ = std::move(r.fd);
+  out.committed_ = false;
+  out.mode_ok_ = true;
+  out.reused_ = true;
+  out.old_id_ = std::move(r.old_id);
+  out.capacity_ = r.size;
+  out.offset_ = 0;
+  out.ino_ = r.ino;
+  return true;
+}
+
 std::error_code QueueWriter::create(const QueueStore& store, Q q, QueueWriter& out) {
   static std::atomic<unsigned> counter{0};
   out.discard();
-  if (q == Q::incoming) {
-    QueueStore::Reusable r;
-    if (store.take_reusable(r)) {
-      out.store_ = &store;
-      out.q_ = q;
-      out.id_ = pick_id(store, q, r.ino, r.old_id);
-      out.tmp_ = store.reuse_path(r.old_id);
-      out.fd_ = std::move(r.fd);
-      out.committed_ = false;
-      out.mode_ok_ = true;
-      out.reused_ = true;
-      out.old_id_ = std::move(r.old_id);
-      out.capacity_ = r.size;
-      out.offset_ = 0;
-      out.ino_ = r.ino;
-      return {};
-    }
-  }
+  if (q == Q::incoming && create_reused(store, out)) return {};
   std::string tmp = fmt::format("{}/.{}.{}.tmp", store.dir(q), my_pid(), counter++);
   // Created with the mode of a ready queue file (0700) unless the umask
   // takes bits away, so that commit() needs no fchmod(); the '.' name keeps

@@ -128,6 +128,10 @@ class QueueWriter {
   ~QueueWriter();
 
   static std::error_code create(const QueueStore& store, Q q, QueueWriter& out);
+  // Only a kept file of incoming/ (QueueStore::retire), never a new one:
+  // false when none is ready. Taking one costs no system call but the id
+  // check, so smtpd takes it early, while the client is still writing.
+  static bool create_reused(const QueueStore& store, QueueWriter& out);
   const std::string& id() const { return id_; }
   bool is_open() const { return static_cast<bool>(fd_); }
   std::error_code write(std::string_view bytes);

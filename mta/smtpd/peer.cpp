@@ -153,6 +153,10 @@ std::optional<std::string> HostsNameCache::find(const core::IpAddr& addr) {
   return it->second;
 }
 
+bool HostsNameCache::probably_known(const core::IpAddr& addr) const {
+  return loaded_ && files_first_ && known_.count(addr.unmapped().str()) > 0;
+}
+
 void HostsNameCache::learn(const core::IpAddr& addr, const std::string& name) {
   refresh();
   if (!files_first_) return;

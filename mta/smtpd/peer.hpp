@@ -60,6 +60,9 @@ class HostsNameCache {
   // The client name of addr when it is known to come from /etc/hosts;
   // nullopt: look it up (lookup_client_name) and learn() the answer.
   std::optional<std::string> find(const core::IpAddr& addr);
+  // Whether find() would answer from the cache, if the files have not
+  // changed since the last find() or learn(): no system call.
+  bool probably_known(const core::IpAddr& addr) const;
   // Remembers a looked-up name if /etc/hosts alone explains it.
   void learn(const core::IpAddr& addr, const std::string& name);
 

@@ -60,6 +60,22 @@ TEST_F(HostsNameCacheTest, AChangedFileEmptiesTheCache) {
   EXPECT_FALSE(c.find(ip("127.0.0.1"))) << "host.conf decides forward confirmation";
 }
 
+// probably_known() answers from memory, without checking the files: smtpd
+// uses it to decide whether the greeting may go before the lookup.
+TEST_F(HostsNameCacheTest, ProbablyKnownAnswersFromMemory) {
+  HostsNameCache c(etc_);
+  EXPECT_FALSE(c.probably_known(ip("127.0.0.1"))) << "nothing loaded yet";
+  c.learn(ip("127.0.0.1"), "localhost");
+  c.learn(ip("192.0.2.7"), "mail.example");
+  EXPECT_TRUE(c.probably_known(ip("127.0.0.1")));
+  EXPECT_TRUE(c.probably_known(ip("::ffff:127.0.0.1")));
+  EXPECT_FALSE(c.probably_known(ip("192.0.2.7"))) << "a DNS answer";
+  write("hosts", "127.0.0.1 renamed.example\n");
+  EXPECT_TRUE(c.probably_known(ip("127.0.0.1"))) << "the change is not seen until find()";
+  EXPECT_FALSE(c.find(ip("127.0.0.1")));
+  EXPECT_FALSE(c.probably_known(ip("127.0.0.1")));
+}
+
 TEST_F(HostsNameCacheTest, OnlyWhenFilesComeFirst) {
   for (const char* ns : {"hosts: dns files\n", "hosts: files [NOTFOUND=return] dns\n", "passwd: files\n"}) {
     write("nsswitch.conf", ns);

@@ -297,7 +297,7 @@ class Session {
   net::awaitable<int> cmd_quit(const std::vector<Token>& t);
 
  private:
-  net::awaitable<void> converse();
+  net::awaitable<void> converse(bool greeted);
   std::string finish_message(DataReceiver& rx, const std::string& received);
   net::awaitable<std::error_code> commit_message();
   void arm();
@@ -312,7 +312,9 @@ class Session {
   net::awaitable<bool> check_pipelining(std::string_view after);
 
   CheckState check_state() const;
-  std::string queue_id() const { return builder_ ? builder_->id() : std::string(); }
+  // Postfix's queue id exists from the first accepted recipient on ("NOQUEUE"
+  // before it), even when the file was taken earlier (cmd_mail()).
+  std::string queue_id() const { return builder_ && announced_ ? builder_->id() : std::string(); }
   void log_verdict(const Verdict& v, std::string_view where, const CheckState& s);
   void mail_reset();
   void rcpt_reset() {
@@ -350,6 +352,7 @@ class Session {
   std::optional<std::string> first_rcpt_;
   long long rcpt_count_ = 0, overshoot_ = 0;
   std::shared_ptr<cleanup::Builder> builder_;
+  bool announced_ = false;  // "ID: client=..." logged: the id is public
   // The session.
   long long error_count_ = 0, junk_ = 0;
   bool hangup_ = false, dead_ = false, ill_pipelining_ = false;
@@ -557,6 +560,7 @@ void Session::mail_reset() {
   // the cleanup stream and cleanup removes the file).
   if (builder_) builder_->discard();
   builder_.reset();
+  announced_ = false;
 }
 
 bool Session::header_rewrite_allowed() const {
@@ -720,6 +724,18 @@ net::awaitable<int> Session::cmd_mail(const std::vector<Token>& t) {
   sender_ = addr;
   mail_params_ = std::move(mp);
   co_await reply("250 2.1.0 Ok");
+  // A kept queue file and its id are taken now, after the 250 is sent and
+  // while the client reads it and writes RCPT, instead of at RCPT while the
+  // client waits (the id check is three lstat() calls). Not when more
+  // commands are already here (pipelining): nothing would overlap. Without
+  // a kept file the file is created at the first accepted RCPT, as before,
+  // so a transaction whose recipients are all refused creates none.
+  const bool early = in_.pending() == 0;
+  if (early) co_await flush();
+  if (early && !dead_) {
+    auto b = std::make_shared<cleanup::Builder>();
+    if (b->open_reused(core_->store)) builder_ = std::move(b);
+  }
   co_return 0;
 }
 
@@ -775,8 +791,11 @@ net::awaitable<int> Session::cmd_rcpt(const std::vector<Token>& t) {
       co_return -1;
     }
     builder_ = std::move(b);
-    log::info(kLog, "{}: client={}", builder_->id(), peer_.namaddr);
   }
+  // The id is public from here on; its log line waits until the 250 is sent
+  // when nothing else is (nothing is logged in between).
+  const bool announce = !announced_;
+  announced_ = true;
   core::Recipient r;
   r.address = addr;
   r.notify = rp.notify;
@@ -792,6 +811,8 @@ net::awaitable<int> Session::cmd_rcpt(const std::vector<Token>& t) {
   ++rcpt_count_;
   if (!first_rcpt_) first_rcpt_ = addr;
   co_await reply("250 2.1.5 Ok");
+  if (announce && in_.pending() == 0) co_await flush();
+  if (announce) log::info(kLog, "{}: client={}", builder_->id(), peer_.namaddr);
   co_return 0;
 }
 
@@ -862,6 +883,9 @@ net::awaitable<int> Session::cmd_data(const std::vector<Token>& t) {
   mail_reset();
   rcpt_reset();
   co_await reply(answer);
+  // The client has its answer before anything else happens (it waits for
+  // it: RFC 2920 lets nothing follow DATA unanswered).
+  if (result == 0) co_await flush();
   // A reused file committed on the loop gets its name only now, off the
   // client's wait (queue::QueueWriter::publish; nothing to do otherwise).
   if (result == 0) {
@@ -870,13 +894,9 @@ net::awaitable<int> Session::cmd_data(const std::vector<Token>& t) {
       co_return result;
     }
   }
-  // The queue manager hears of the message once the client has its answer
-  // (the client waits for it: RFC 2920 lets nothing follow DATA unanswered):
-  // handing it over wakes a thread of the blocking pool.
-  if (result == 0 && core_->on_queued) {
-    co_await flush();
-    core_->on_queued(id);
-  }
+  // Then the queue manager hears of the message: handing it over wakes a
+  // thread of the blocking pool.
+  if (result == 0 && core_->on_queued) core_->on_queued(id);
   co_return result;
 }
 
@@ -1010,10 +1030,11 @@ net::awaitable<int> Session::cmd_quit(const std::vector<Token>&) {
   co_return 0;
 }
 
-// Postfix smtpd_proto(): greeting, then the command loop.
-net::awaitable<void> Session::converse() {
+// Postfix smtpd_proto(): greeting, then the command loop. `greeted`: run()
+// has sent the greeting already.
+net::awaitable<void> Session::converse(bool greeted) {
   const Policy& pol = st_->policy;
-  if (input_pending()) {
+  if (!greeted && input_pending()) {
     // The client spoke before our greeting (RFC 5321 4.3.1 forbids it).
     bool go = co_await check_pipelining("CONNECT");
     if (!go) co_return;
@@ -1028,7 +1049,7 @@ net::awaitable<void> Session::converse() {
       ++error_count_;
     }
   }
-  if (access_denied_.empty()) {
+  if (access_denied_.empty() && !greeted) {
     std::string greeting = "220 " + st_->banner;
     co_await reply(std::move(greeting));
   }
@@ -1116,6 +1137,18 @@ net::awaitable<void> Session::run() {
   const bool system_lookup = !core_->resolver;
   resolver_ = core_->resolver ? core_->resolver : NameResolver(lookup_client_name);
   const NameResolver* r = &resolver_;  // see commit_message() on lifetimes
+  const bool talk = connected && st_->relay_limit_ok;
+  // With smtpd_delay_reject = yes (the default) nothing at connect time can
+  // change the greeting. When the client's name will come at once (from
+  // /etc/hosts, or no lookup at all), the greeting goes out first and the
+  // name is checked and logged while the client reads it (three stat() calls
+  // and a log line off its wait). A lookup that may take time (DNS) still
+  // comes first, as in Postfix, whose greeting waits for it; so does a
+  // client that spoke first (converse() catches it).
+  const bool quick_name = !lookup || (system_lookup && core_->names.probably_known(ip));
+  const bool greet_first = talk && st_->policy.delay_reject && quick_name && !input_pending();
+  if (greet_first) co_await reply("220 " + st_->banner);
+  if (greet_first) co_await flush();
   std::string name = "unknown";
   // A name that /etc/hosts alone gives needs no trip to the blocking pool.
   std::optional<std::string> known;
@@ -1131,7 +1164,6 @@ net::awaitable<void> Session::run() {
     });
     if (system_lookup) core_->names.learn(ip, name);
   }
-  const bool talk = connected && st_->relay_limit_ok;
   if (connected) {
     peer_ = make_peer(ip, ep.port(), name, st_->port_logging);
     if (st_->bare_lf != BareLf::no && st_->bare_lf_exclusions.match(peer_.ip)) bare_lf_ = BareLf::no;
@@ -1143,7 +1175,7 @@ net::awaitable<void> Session::run() {
   std::string failure;
   if (talk) {
     try {
-      co_await converse();
+      co_await converse(greet_first);
     } catch (const std::exception& e) {
       // A table that cannot be read, an allocation failure: tell the client
       // and log it, as Postfix's "Server local data error".

@@ -240,6 +240,32 @@ class SessionTest : public ::testing::Test {
     return queued_id(c.reply());
   }
 
+  // A delivered message's file, kept for the next one (QueueStore::retire);
+  // the caller has enabled reuse.
+  void keep_one_file() {
+    queue::QueueWriter w;
+    ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, w));
+    core::Message old;
+    old.env.id = w.id();
+    old.env.sender = "old@example.net";
+    old.content = "old\n";
+    ASSERT_FALSE(w.write(queue::serialize(old)));
+    ASSERT_FALSE(w.commit());
+    ASSERT_FALSE(store_->move(queue::Q::incoming, queue::Q::active, w.id(), false));
+    ASSERT_FALSE(store_->retire(queue::Q::active, w.id()));
+  }
+
+  // Waits until `pred` holds on the server's loop.
+  template <class P>
+  bool eventually(P pred, std::chrono::milliseconds wait = 3000ms) {
+    auto end = std::chrono::steady_clock::now() + wait;
+    while (!on_loop(pred)) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      std::this_thread::sleep_for(1ms);
+    }
+    return true;
+  }
+
   std::string root_, log_;
   std::unique_ptr<queue::QueueStore> store_;
   net::io_context io_;
@@ -330,19 +356,8 @@ TEST_F(SessionTest, ReusedQueueFileIsNamedBeforeTheQueueManagerHearsOfIt) {
   store_->enable_reuse(4);  // batches of one: a retired file is ready at once
   for (bool idle : {true, false}) {
     SCOPED_TRACE(idle ? "commit on the loop" : "commit on the pool");
-    {
-      queue::QueueWriter w;
-      ASSERT_FALSE(queue::QueueWriter::create(*store_, queue::Q::incoming, w));
-      core::Message old;
-      old.env.id = w.id();
-      old.env.sender = "old@example.net";
-      old.content = "old\n";
-      ASSERT_FALSE(w.write(queue::serialize(old)));
-      ASSERT_FALSE(w.commit());
-      ASSERT_FALSE(store_->move(queue::Q::incoming, queue::Q::active, w.id(), false));
-      ASSERT_FALSE(store_->retire(queue::Q::active, w.id()));
-      ASSERT_EQ(store_->reuse_stats().ready, 1u);
-    }
+    ASSERT_NO_FATAL_FAILURE(keep_one_file());
+    ASSERT_EQ(store_->reuse_stats().ready, 1u);
     start();
     std::atomic<int> asked{0};
     on_loop([&] {
@@ -371,6 +386,54 @@ TEST_F(SessionTest, ReusedQueueFileIsNamedBeforeTheQueueManagerHearsOfIt) {
     queued_.clear();
     named_when_queued_.clear();
   }
+}
+
+// A kept queue file is taken once MAIL is answered, while the client writes
+// RCPT; its id stays private until a recipient is accepted (NOQUEUE in the
+// rejects before), and a transaction that ends without one gives it back.
+TEST_F(SessionTest, KeptQueueFileIsTakenAfterMailAndItsIdIsPublicFromTheFirstRecipient) {
+  store_->enable_reuse(4);
+  ASSERT_NO_FATAL_FAILURE(keep_one_file());
+  start("mynetworks = 192.0.2.0/24\n");
+  Client c(port_);
+  hello(c);
+  auto ready = [this] { return store_->reuse_stats().ready; };
+  EXPECT_EQ(c.cmd("MAIL FROM:<x@example.net>"), "250 2.1.0 Ok");
+  EXPECT_TRUE(eventually([&] { return ready() == 0; })) << "not taken after MAIL";
+  EXPECT_EQ(c.cmd("RCPT TO:<victim@elsewhere.example>"), "454 4.7.1 <victim@elsewhere.example>: Relay access denied");
+  EXPECT_TRUE(log_has("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 454 4.7.1 <victim@elsewhere.example>"));
+  EXPECT_EQ(log_text().find(": client=localhost[127.0.0.1]"), std::string::npos);
+  EXPECT_EQ(c.cmd("RSET"), "250 2.0.0 Ok");
+  EXPECT_TRUE(eventually([&] { return ready() == 1; })) << "not given back at RSET";
+
+  // Pipelined: MAIL, RCPT and DATA in one write; the file comes with RCPT.
+  c.send("MAIL FROM:<x@example.net>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
+  EXPECT_EQ(c.reply(), "250 2.1.0 Ok");
+  EXPECT_EQ(c.reply(), "250 2.1.5 Ok");
+  EXPECT_EQ(c.reply(), "354 End data with <CR><LF>.<CR><LF>");
+  c.send("Subject: p\r\n\r\npipelined\r\n.\r\n");
+  std::string id = queued_id(c.reply());
+  ASSERT_FALSE(id.empty());
+  EXPECT_TRUE(log_has(id + ": client=localhost[127.0.0.1]"));
+  EXPECT_EQ(ready(), 0u);
+
+  // One command at a time: the id of the file taken after MAIL is logged at
+  // the first accepted recipient, and rejects after it carry the id.
+  ASSERT_NO_FATAL_FAILURE(keep_one_file());
+  EXPECT_EQ(c.cmd("MAIL FROM:<x@example.net>"), "250 2.1.0 Ok");
+  EXPECT_TRUE(eventually([&] { return ready() == 0; })) << "not taken after MAIL";
+  EXPECT_EQ(c.cmd("RCPT TO:<v2@elsewhere.example>"), "454 4.7.1 <v2@elsewhere.example>: Relay access denied");
+  EXPECT_EQ(c.cmd("RCPT TO:<bob@example.test>"), "250 2.1.5 Ok");
+  EXPECT_EQ(c.cmd("RCPT TO:<v3@elsewhere.example>"), "454 4.7.1 <v3@elsewhere.example>: Relay access denied");
+  EXPECT_EQ(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>");
+  c.send("Subject: s\r\n\r\nsequential\r\n.\r\n");
+  std::string id2 = queued_id(c.reply());
+  ASSERT_FALSE(id2.empty());
+  EXPECT_TRUE(log_has("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 454 4.7.1 <v2@elsewhere.example>"));
+  EXPECT_TRUE(log_has(id2 + ": client=localhost[127.0.0.1]"));
+  EXPECT_TRUE(log_has(id2 + ": reject: RCPT from localhost[127.0.0.1]: 454 4.7.1 <v3@elsewhere.example>"));
+  EXPECT_NE(read_queued(id2).content.find("\nsequential\n"), std::string::npos);
+  EXPECT_EQ(c.cmd("QUIT"), "221 2.0.0 Bye");
 }
 
 TEST_F(SessionTest, SeveralRecipientsAndDsnParameters) {
@@ -845,6 +908,34 @@ TEST_F(SessionTest, TalkingBeforeTheGreeting) {
   c.send("EHLO client.example.net\r\n");
   EXPECT_EQ(c.reply(), "554 5.5.0 Error: SMTP protocol synchronization");
   EXPECT_TRUE(log_has("improper command pipelining after CONNECT from localhost[127.0.0.1]: EHLO "
+                      "client.example.net\\r\\n"));
+}
+
+// Without a name to look up, the greeting goes out at the accept and the
+// name is logged after it; a client that talked before the accept is still
+// caught before any greeting.
+TEST_F(SessionTest, GreetingAtTheAcceptStillCatchesEarlyTalkers) {
+  start("smtpd_peername_lookup = no\nsmtpd_forbid_unauth_pipelining = yes\n");
+  {
+    Client c(port_);
+    ASSERT_EQ(c.reply(), "220 mx.example.test ESMTP mxmta");
+    EXPECT_TRUE(log_has("connect from unknown[127.0.0.1]"));
+    EXPECT_EQ(c.cmd("QUIT"), "221 2.0.0 Bye");
+  }
+  // The loop sleeps while a client connects and talks: its words are there
+  // when the connection is accepted.
+  std::thread busy([this] {
+    on_loop([] {
+      std::this_thread::sleep_for(300ms);
+      return 0;
+    });
+  });
+  std::this_thread::sleep_for(50ms);
+  Client d(port_);
+  d.send("EHLO client.example.net\r\n");
+  busy.join();
+  EXPECT_EQ(d.reply(), "554 5.5.0 Error: SMTP protocol synchronization");
+  EXPECT_TRUE(log_has("improper command pipelining after CONNECT from unknown[127.0.0.1]: EHLO "
                       "client.example.net\\r\\n"));
 }
 
