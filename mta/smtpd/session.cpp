@@ -303,6 +303,8 @@ class Session {
   void arm();
   void disarm();
   net::awaitable<bool> flush();
+  net::awaitable<bool> flush_unless_pipelined();
+  std::string greeting() const { return "220 " + st_->banner; }
   net::awaitable<bool> fill();
   net::awaitable<bool> read_line(Line& l, bool command);
   net::awaitable<void> reply(std::string text);
@@ -419,6 +421,15 @@ net::awaitable<bool> Session::flush() {
     co_return false;
   }
   co_return true;
+}
+
+// Writes the replies so far now, when no more commands are waiting, so that
+// what follows overlaps the client's reading of them; with pipelined
+// commands waiting, they are answered together as usual. True if written.
+net::awaitable<bool> Session::flush_unless_pipelined() {
+  if (in_.pending() != 0) co_return false;
+  bool ok = co_await flush();
+  co_return ok;
 }
 
 net::awaitable<void> Session::pause(long long seconds) {
@@ -730,9 +741,8 @@ net::awaitable<int> Session::cmd_mail(const std::vector<Token>& t) {
   // commands are already here (pipelining): nothing would overlap. Without
   // a kept file the file is created at the first accepted RCPT, as before,
   // so a transaction whose recipients are all refused creates none.
-  const bool early = in_.pending() == 0;
-  if (early) co_await flush();
-  if (early && !dead_) {
+  const bool early = co_await flush_unless_pipelined();
+  if (early) {
     auto b = std::make_shared<cleanup::Builder>();
     if (b->open_reused(core_->store)) builder_ = std::move(b);
   }
@@ -811,7 +821,7 @@ net::awaitable<int> Session::cmd_rcpt(const std::vector<Token>& t) {
   ++rcpt_count_;
   if (!first_rcpt_) first_rcpt_ = addr;
   co_await reply("250 2.1.5 Ok");
-  if (announce && in_.pending() == 0) co_await flush();
+  if (announce) co_await flush_unless_pipelined();
   if (announce) log::info(kLog, "{}: client={}", builder_->id(), peer_.namaddr);
   co_return 0;
 }
@@ -1050,8 +1060,7 @@ net::awaitable<void> Session::converse(bool greeted) {
     }
   }
   if (access_denied_.empty() && !greeted) {
-    std::string greeting = "220 " + st_->banner;
-    co_await reply(std::move(greeting));
+    co_await reply(greeting());
   }
 
   for (;;) {
@@ -1147,7 +1156,7 @@ net::awaitable<void> Session::run() {
   // client that spoke first (converse() catches it).
   const bool quick_name = !lookup || (system_lookup && core_->names.probably_known(ip));
   const bool greet_first = talk && st_->policy.delay_reject && quick_name && !input_pending();
-  if (greet_first) co_await reply("220 " + st_->banner);
+  if (greet_first) co_await reply(greeting());
   if (greet_first) co_await flush();
   std::string name = "unknown";
   // A name that /etc/hosts alone gives needs no trip to the blocking pool.
