@@ -15,6 +15,7 @@
 #include "util/strings.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -248,7 +249,13 @@ int run_daemon(const std::string& config_dir, bool foreground, int ready_fd) {
     log::configure(quiet);
   }
 
-  io.run();
+  // Spinning only pays where another CPU runs the client meanwhile; on one CPU
+  // it would delay the very process whose next command the loop waits for.
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const bool several_cpus = ::sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) > 1;
+  const auto spin = std::chrono::microseconds(several_cpus ? cfg->get_int("mxmta_loop_spin_microseconds") : 0);
+  util::run_spinning(io, spin);
   (void)exit_signal;
   return 0;
 }

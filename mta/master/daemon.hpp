@@ -15,6 +15,10 @@
 //       the queue and is retried at the next start.
 //   Blocking file work (fsync, mailbox writes, commands) runs on a small pool
 //   (mxmta_io_threads); every role's state lives on the loop thread only.
+//   When the loop runs out of work it polls for mxmta_loop_spin_microseconds
+//   (50; 0 = never) of real time before it sleeps, if it may use more than
+//   one CPU: the next command of a client that is waiting for a reply is
+//   then read without waking a halted CPU (util::run_spinning). Read at start.
 // DIAGNOSTICS
 //   "daemon started -- version V, configuration DIR", "reload -- ...",
 //   "terminating on signal N" (service "master").

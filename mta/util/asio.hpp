@@ -6,6 +6,8 @@
 //   by hand. Include this header only from .cpp files of roles that do network
 //   I/O: Asio costs several seconds of compile time per translation unit.
 #pragma once
+#include <chrono>
+#include <cstddef>
 #include <utility>
 
 #if defined(__clang__) && !defined(BOOST_ASIO_HAS_CO_AWAIT)
@@ -40,6 +42,16 @@ void spawn_logged(net::any_io_executor ex, net::awaitable<void> a, const char* w
 // loop itself stays single-threaded; the function must not touch loop state.
 net::thread_pool& blocking_pool();
 void set_blocking_pool_size(unsigned n);
+
+// io.run(), except that when the loop runs out of ready handlers it keeps
+// polling for up to `spin` of real time before it sleeps in epoll_wait. An
+// idle CPU of a virtual machine whose guest does not poll before halting
+// (haltpoll's guest_halt_poll_ns = 0) takes tens of microseconds to wake, and
+// one SMTP session waits for that at every command; a loop that is still
+// polling when the client's next command arrives answers at once. Real time:
+// the clock is read with a raw system call, which libfaketime does not move.
+// spin <= 0 is io.run(). Returns the number of handlers run.
+std::size_t run_spinning(net::io_context& io, std::chrono::microseconds spin);
 
 // PITFALL (GCC 12): a temporary with a destructor inside a co_await
 // expression can be destroyed twice, e.g.
