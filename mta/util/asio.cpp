@@ -43,7 +43,7 @@ std::size_t run_spinning(net::io_context& io, std::chrono::microseconds spin) {
       }
       if (io.stopped()) return ran;
       const std::int64_t now = real_now_ns();
-      if (now - start >= spin_ns || now < start) break;
+      if (now - start >= spin_ns) break;
     }
     if (woke) continue;
     const std::size_t k = io.run_one();  // sleeps until the next event
