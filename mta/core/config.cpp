@@ -273,7 +273,10 @@ long long Config::get_int(std::string_view name) const {
   if (!util::parse_u64(neg ? std::string_view(v).substr(1) : std::string_view(v), n) ||
       n > static_cast<unsigned long long>(INT64_MAX))
     bad_value("bad numerical configuration", name, v);
-  return neg ? -static_cast<long long>(n) : static_cast<long long>(n);
+  const long long r = neg ? -static_cast<long long>(n) : static_cast<long long>(n);
+  if (const ParamDef* p = find_param(name); p && (r < p->min || r > p->max))
+    bad_value(fmt::format("bad numerical configuration (from {} to {})", p->min, p->max), name, v);
+  return r;
 }
 
 long long Config::get_time(std::string_view name) const {

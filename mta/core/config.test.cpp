@@ -73,6 +73,22 @@ TEST(ConfigTest, BadValuesNameFileAndLine) {
   EXPECT_THROW(c.get_time("queue_run_delay"), ConfigError);
 }
 
+TEST(ConfigTest, IntegerOutOfItsRangeNamesFileAndLine) {
+  auto c = Config::from_text("mxmta_loop_spin_microseconds = -5\n", "/etc/mxmta/main.cf");
+  try {
+    c.get_int("mxmta_loop_spin_microseconds");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(),
+                 "/etc/mxmta/main.cf, line 1: bad numerical configuration (from 0 to 1000000): "
+                 "mxmta_loop_spin_microseconds = -5");
+  }
+  EXPECT_THROW(Config::from_text("mxmta_loop_spin_microseconds = 1000001\n", "m").get_int("mxmta_loop_spin_microseconds"),
+               ConfigError);
+  EXPECT_EQ(Config::from_text("mxmta_loop_spin_microseconds = 0\n", "m").get_int("mxmta_loop_spin_microseconds"), 0);
+  EXPECT_EQ(Config::from_text("", "m").get_int("mxmta_loop_spin_microseconds"), 50);
+}
+
 TEST(ConfigTest, OverridesWin) {
   auto c = Config::from_text("smtpd_banner = a\n");
   c.set_override("smtpd_banner", "b");

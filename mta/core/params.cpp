@@ -227,7 +227,7 @@ std::vector<ParamDef> make_registry() {
       {"sendmail_fix_line_endings", "always"},
       // ---- mxmta's own
       {"mxmta_io_threads", "4", T::integer},
-      {"mxmta_loop_spin_microseconds", "50", T::integer},
+      {"mxmta_loop_spin_microseconds", "50", T::integer, 's', false, 0, 1'000'000},
       {"mxmta_queue_file_reuse_limit", "64", T::integer},
       {"mxmta_scheduler_tick", "1s", T::time, 's'},
       {"mxmta_drain_timeout", "10s", T::time, 's'},

@@ -14,6 +14,7 @@
 //   A few defaults are computed from the machine, as Postfix does:
 //   myhostname, mydomain, mynetworks.
 #pragma once
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,9 @@ struct ParamDef {
   ParamType type = ParamType::string;
   char time_unit = 's';   // default unit of a time parameter
   bool computed = false;  // default computed at run time (myhostname ...)
+  // Bounds of an integer parameter, checked by Config::get_int.
+  long long min = std::numeric_limits<long long>::min();
+  long long max = std::numeric_limits<long long>::max();
 };
 
 const std::vector<ParamDef>& registry();
