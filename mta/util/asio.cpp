@@ -28,27 +28,16 @@ std::size_t run_spinning(net::io_context& io, std::chrono::microseconds spin) {
   const std::int64_t spin_ns = static_cast<std::int64_t>(spin.count()) * 1000;
   std::size_t ran = 0;
   for (;;) {
-    if (std::size_t k = io.poll()) {
-      ran += k;
-      continue;
+    std::size_t k = io.poll();
+    if (k == 0 && !io.stopped()) {
+      // Nothing ready: keep polling for up to spin_ns, then sleep until the
+      // next event.
+      const std::int64_t start = real_now_ns();
+      while (k == 0 && !io.stopped() && real_now_ns() - start < spin_ns) k = io.poll();
+      if (k == 0 && !io.stopped()) k = io.run_one();
     }
-    if (io.stopped()) return ran;  // stop(), or no work left
-    const std::int64_t start = real_now_ns();
-    bool woke = false;
-    for (;;) {
-      if (std::size_t k = io.poll()) {
-        ran += k;
-        woke = true;
-        break;
-      }
-      if (io.stopped()) return ran;
-      const std::int64_t now = real_now_ns();
-      if (now - start >= spin_ns) break;
-    }
-    if (woke) continue;
-    const std::size_t k = io.run_one();  // sleeps until the next event
-    if (k == 0) return ran;
     ran += k;
+    if (k == 0 || io.stopped()) return ran;  // stop(), or no work left
   }
 }
 
